@@ -1,0 +1,1 @@
+"""The supernode: scheduler, CDN cache, piece server, preheat engine."""

@@ -1,0 +1,79 @@
+"""Supernode configuration: defaults follow Dragonfly 1.x (supernode/config/constants.go).
+
+Loaded by :func:`load_config` from ``/etc/dragonfly/supernode.yml`` (keys under ``base:``
+are accepted as in Dragonfly, or at top level), ``SUPERNODE_*`` environment variables and
+CLI flags. Every key is documented in docs/configuration.md.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dfcommon import config as cfg
+from dfcommon.units import parse_duration, parse_size
+
+SIZE = {"parse": parse_size}
+DURATION = {"parse": parse_duration}
+
+
+@dataclass
+class SupernodeConfig:
+    # listeners
+    listen_ip: str = "0.0.0.0"
+    port: int = 8002                      # API (peer protocol, preheat, webhooks)
+    download_port: int = 8001             # piece server (range reads of the CDN store)
+    advertise_ip: str = ""                # IP given to peers for the piece server ("" = the IP the peer used)
+    home_dir: str = "/home/admin/supernode"
+    # CDN
+    cdn_pattern: str = "local"            # local | source
+    storage_driver: str = "local"         # local | memory
+    max_bandwidth: int = field(default="200MB", metadata=SIZE)
+    system_bandwidth: int = field(default="20MB", metadata=SIZE)
+    fail_access_interval: float = field(default="3m", metadata=DURATION)
+    source_connect_timeout: float = field(default="5s", metadata=DURATION)
+    source_read_timeout: float = field(default="60s", metadata=DURATION)
+    cdn_writers: int = 4
+    # scheduler
+    scheduler_policy: str = "rarest-first"
+    peer_up_limit: int = 5
+    peer_down_limit: int = 4
+    elimination_limit: int = 5
+    failure_count_limit: int = 5
+    link_limit: int = field(default="20MB", metadata=SIZE)
+    # GC
+    gc_initial_delay: float = field(default="6s", metadata=DURATION)
+    gc_meta_interval: float = field(default="2m", metadata=DURATION)
+    task_expire_time: float = field(default="3m", metadata=DURATION)
+    peer_gc_delay: float = field(default="3m", metadata=DURATION)
+    gc_disk_interval: float = field(default="15s", metadata=DURATION)
+    young_gc_threshold: int = field(default="100GB", metadata=SIZE)
+    full_gc_threshold: int = field(default="5GB", metadata=SIZE)
+    interval_threshold: float = field(default="2h", metadata=DURATION)
+    clean_ratio: int = 1
+    # misc
+    max_body_size: int = field(default="1MB", metadata=SIZE)
+    log_level: str = "INFO"
+    log_json: bool = False
+    debug: bool = False
+
+
+def load_config(path: str | None = None, overrides: dict | None = None, environ=None) -> SupernodeConfig:
+    data = cfg.read_yaml(path)
+    if isinstance(data.get("base"), dict):          # Dragonfly's supernode.yml keeps keys under base:
+        base = data.pop("base")
+        data = {**base, **data}
+    env = cfg.env_overrides(SupernodeConfig, "SUPERNODE", environ)
+    merged = cfg.deep_merge(cfg.deep_merge(data, env), {k: v for k, v in (overrides or {}).items() if v is not None})
+    conf = cfg.build(SupernodeConfig, merged, "supernode config")
+    validate(conf)
+    return conf
+
+
+def validate(conf: SupernodeConfig) -> None:
+    from dfcommon.errors import ConfigError
+    if conf.cdn_pattern not in ("local", "source"):
+        raise ConfigError(f"cdn_pattern must be 'local' or 'source', got {conf.cdn_pattern!r}")
+    if conf.max_bandwidth <= conf.system_bandwidth:
+        raise ConfigError("max_bandwidth must be larger than system_bandwidth")
+    for name in ("port", "download_port"):
+        if not 0 <= getattr(conf, name) <= 65535:
+            raise ConfigError(f"{name} must be a TCP port (0-65535)")

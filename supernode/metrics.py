@@ -1,0 +1,67 @@
+"""Prometheus metrics of the supernode, named as Dragonfly 1.x names them (prefix ``dragonfly_``).
+
+One :class:`SupernodeMetrics` per app, on its own CollectorRegistry, so two supernodes can
+live in one process. Our additions carry a comment.
+"""
+from __future__ import annotations
+
+import platform
+import sys
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+NS = "dragonfly"
+SN = "supernode"
+VERSION = "0.1.0"
+
+
+class SupernodeMetrics:
+    def __init__(self):
+        r = self.registry = CollectorRegistry(auto_describe=True)
+        self.build_info = Gauge("build_info", "build information", ["version", "revision", "goversion", "arch", "os"],
+                                namespace=NS, subsystem=SN, registry=r)
+        self.build_info.labels(VERSION, "", "python" + sys.version.split()[0], platform.machine(), sys.platform).set(1)
+        self.http_requests = Counter("http_requests", "HTTP requests", ["code", "handler"], namespace=NS, subsystem=SN, registry=r)
+        self.http_duration = Histogram("http_request_duration_seconds", "HTTP request latency", ["handler"],
+                                       buckets=(.01, .05, .1, .5, 1, 2, 5, 10, 30, 60, 120), namespace=NS, subsystem=SN, registry=r)
+        self.http_request_size = Histogram("http_request_size_bytes", "HTTP request size", ["handler"],
+                                           buckets=(100, 1000, 10000, 100000, 1000000), namespace=NS, subsystem=SN, registry=r)
+        self.http_response_size = Histogram("http_response_size_bytes", "HTTP response size", ["handler"],
+                                            buckets=(100, 1000, 10000, 100000, 1000000), namespace=NS, subsystem=SN, registry=r)
+        self.peers = Gauge("peers", "registered peers", ["peer"], namespace=NS, subsystem=SN, registry=r)
+        self.tasks = Gauge("tasks", "tasks by cdn status", ["cdnstatus"], namespace=NS, subsystem=SN, registry=r)
+        self.tasks_registered = Counter("tasks_registered", "tasks registered", namespace=NS, subsystem=SN, registry=r)
+        self.dfgettasks = Gauge("dfgettasks", "dfget tasks", ["callsystem", "status"], namespace=NS, subsystem=SN, registry=r)
+        self.dfgettasks_registered = Counter("dfgettasks_registered", "dfget tasks registered", ["callsystem"],
+                                             namespace=NS, subsystem=SN, registry=r)
+        self.dfgettasks_failed = Counter("dfgettasks_failed", "dfget tasks failed", ["callsystem"], namespace=NS, subsystem=SN, registry=r)
+        self.schedule_duration = Histogram("schedule_duration_milliseconds", "time to schedule pieces", ["peer"],
+                                           buckets=(1, 5, 10, 50, 100, 500, 1000), namespace=NS, subsystem=SN, registry=r)
+        self.cdn_trigger = Counter("cdn_trigger", "cdn triggers", namespace=NS, subsystem=SN, registry=r)
+        self.cdn_trigger_failed = Counter("cdn_trigger_failed", "failed cdn triggers", namespace=NS, subsystem=SN, registry=r)
+        self.cdn_cache_hit = Counter("cdn_cache_hit", "cdn cache hits", namespace=NS, subsystem=SN, registry=r)
+        self.cdn_download = Counter("cdn_download", "cdn back-to-source downloads", namespace=NS, subsystem=SN, registry=r)
+        self.cdn_download_failed = Counter("cdn_download_failed", "failed cdn downloads", namespace=NS, subsystem=SN, registry=r)
+        self.cdn_download_size = Counter("cdn_download_size_bytes", "bytes fetched from sources", namespace=NS, subsystem=SN, registry=r)
+        self.pieces_downloaded_size = Counter("pieces_downloaded_size_bytes", "bytes of pieces peers took from the supernode",
+                                              namespace=NS, subsystem=SN, registry=r)
+        # ours: pieces reported written, by where they came from (supernode or peer)
+        self.pieces_reported = Counter("pieces_reported", "pieces reported by peers, by source kind", ["source"],
+                                       namespace=NS, subsystem=SN, registry=r)
+        # ours: bytes served by the piece server on the download port
+        self.piece_server_bytes = Counter("piece_server_bytes", "bytes sent by the piece server", namespace=NS, subsystem=SN, registry=r)
+        self.gc_peers = Counter("gc_peers", "peers collected", namespace=NS, subsystem=SN, registry=r)
+        self.gc_tasks = Counter("gc_tasks", "tasks collected", namespace=NS, subsystem=SN, registry=r)
+        self.gc_disks = Counter("gc_disks", "disk gc runs", namespace=NS, subsystem=SN, registry=r)
+        self.last_gc_disks = Gauge("last_gc_disks_timestamp_seconds", "time of the last disk gc", namespace=NS, subsystem=SN, registry=r)
+        # reports posted by dfget to /task/metrics
+        self.dfget_duration = Histogram("download_duration_seconds", "dfget download duration", ["callsystem", "peer"],
+                                        namespace=NS, subsystem="dfget", registry=r)
+        self.dfget_size = Counter("download_size_bytes", "dfget downloaded bytes", ["callsystem", "peer"],
+                                  namespace=NS, subsystem="dfget", registry=r)
+        self.dfget_total = Counter("download", "dfget downloads", ["callsystem", "peer"], namespace=NS, subsystem="dfget", registry=r)
+        self.dfget_failed = Counter("download_failed", "dfget failed downloads", ["callsystem", "peer", "reason"],
+                                    namespace=NS, subsystem="dfget", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
