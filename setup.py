@@ -22,7 +22,7 @@ setup(
         "sqlalchemy>=2.0",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout>=2.2"],
+        "test": ["pytest>=8", "pytest-timeout>=2.2", "helm-python-sdk>=0.2", "kubernetes-validate>=1.30"],
     },
     entry_points={
         "console_scripts": [

@@ -1,0 +1,105 @@
+"""The chart's values: the supernode config file it renders loads with the supernode's own loader, only known
+keys are accepted, values.schema.json rejects wrong types, and helm lint finds no problems."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+helm = pytest.importorskip(
+    "helm_python", reason="helm-python-sdk is not installed (pip install helm-python-sdk; part of the test extra)")
+
+from tests.unit.helm.chart_render import (  # noqa: E402
+    CHART_DIR, CHART_OWNED_KEYS, KUBE_VERSION, NAMESPACE, SN, VALUE_SETS, container, load_rendered_config,
+    objects, render, supernode_config_file,
+)
+from supernode.config import SupernodeConfig  # noqa: E402
+
+
+@pytest.mark.parametrize("case", sorted(VALUE_SETS))
+def test_supernode_configmap_loads_with_the_real_config_loader(chart, case, tmp_path):
+    conf = load_rendered_config(tmp_path, objects(chart, VALUE_SETS[case]))
+    assert (conf.port, conf.download_port, conf.home_dir) == (8002, 8001, "/home/admin/supernode")
+
+
+def test_lint_has_no_errors():
+    for values in ({}, VALUE_SETS["redis"], VALUE_SETS["ingress"], VALUE_SETS["host_network_off"]):
+        report = helm.lint(str(CHART_DIR), values, kube_version="v" + KUBE_VERSION, namespace=NAMESPACE)
+        assert report["errors"] == []
+        assert [m for m in report["messages"] if m["severity"] >= 2] == []
+
+
+# --- supernode config: only known keys, every key reachable ---------------------------------------------------------
+
+def schema():
+    return json.loads((CHART_DIR / "values.schema.json").read_text())
+
+
+def test_schema_knows_exactly_the_supernode_config_keys():
+    props = set(schema()["properties"]["supernode"]["properties"]["config"]["properties"])
+    fields = {f.name for f in dataclasses.fields(SupernodeConfig)}
+    assert props | CHART_OWNED_KEYS == fields
+    assert not props & CHART_OWNED_KEYS
+
+
+def test_every_supernode_key_set_through_the_chart_loads(chart, tmp_path):
+    config = {"listen_ip": "0.0.0.0", "advertise_ip": "10.0.0.9", "cdn_pattern": "source", "storage_driver": "memory",
+              "max_bandwidth": "1G", "system_bandwidth": 1048576, "fail_access_interval": "1m30s",
+              "source_connect_timeout": 2.5, "source_read_timeout": "30s", "cdn_writers": 8,
+              "scheduler_policy": "rarest-first", "peer_up_limit": 6, "peer_down_limit": 5, "elimination_limit": 3,
+              "failure_count_limit": 4, "link_limit": "40MB", "gc_initial_delay": "1s", "gc_meta_interval": "1m",
+              "task_expire_time": "10m", "peer_gc_delay": "5m", "gc_disk_interval": "30s",
+              "young_gc_threshold": 107374182400, "full_gc_threshold": "10GB", "interval_threshold": "1h",
+              "clean_ratio": 2, "max_body_size": "2MB", "log_level": "DEBUG", "log_json": False, "debug": True}
+    assert set(config) | CHART_OWNED_KEYS == {f.name for f in dataclasses.fields(SupernodeConfig)}
+    objs = objects(chart, {"supernode": {"config": config, "ports": {"api": 9002, "download": 9001},
+                                         "homeDir": "/data/sn"}})
+    conf = load_rendered_config(tmp_path, objs)
+    assert (conf.port, conf.download_port, conf.home_dir) == (9002, 9001, "/data/sn")
+    assert conf.cdn_pattern == "source" and conf.storage_driver == "memory"
+    assert conf.max_bandwidth == 1 << 30 and conf.system_bandwidth == 1 << 20
+    assert conf.young_gc_threshold == 107374182400 and conf.fail_access_interval == 90.0
+    assert conf.source_connect_timeout == 2.5 and conf.debug is True and conf.cdn_writers == 8
+    sts = objs[("StatefulSet", SN)]
+    c = container(sts, "supernode")
+    assert {p["containerPort"] for p in c["ports"]} == {9001, 9002}
+    assert {m["name"]: m["mountPath"] for m in c["volumeMounts"]}["home"] == "/data/sn"
+
+
+# --- values.schema.json rejects bad values ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("values, where", [
+    ({"supernode": {"replicas": "three"}}, "/supernode/replicas"),
+    ({"supernode": {"config": {"bogus_key": 1}}}, "bogus_key"),
+    ({"supernode": {"config": {"port": 9000}}}, "port"),
+    ({"supernode": {"config": {"max_bandwidth": "lots"}}}, "/supernode/config/max_bandwidth"),
+    ({"supernode": {"config": {"task_expire_time": "soon"}}}, "/supernode/config/task_expire_time"),
+    ({"supernode": {"config": {"cdn_pattern": "p2p"}}}, "/supernode/config/cdn_pattern"),
+    ({"supernode": {"ports": {"api": 70000, "download": 8001}}}, "/supernode/ports/api"),
+    ({"dfdaemon": {"hostNetwork": "yes"}}, "/dfdaemon/hostNetwork"),
+    ({"dfdaemon": {"dataDir": {"type": "nfs"}}}, "/dfdaemon/dataDir/type"),
+    ({"dfdaemon": {"healthPath": "healthz"}}, "/dfdaemon/healthPath"),
+    ({"image": {"tag": 9}}, "/image/tag"),
+    ({"redis": {"enabled": "true"}}, "/redis/enabled"),
+    ({"ingress": {"enabled": True, "hosts": "sn.example.com"}}, "/ingress/hosts"),
+    ({"unknownTopLevel": 1}, "unknownTopLevel"),
+])
+def test_schema_rejects_wrong_values(chart, values, where):
+    with pytest.raises(helm.HelmValuesError) as err:
+        render(chart, values)
+    assert where in str(err.value)
+
+
+def test_supernode_command_line_accepts_the_rendered_args(chart, tmp_path):
+    cli = pytest.importorskip("supernode.cli", reason="the supernode command line is not available")
+    values = {"supernode": {"extraArgs": ["--log-level", "DEBUG"]}}
+    objs = objects(chart, values)
+    c = container(objs[("StatefulSet", SN)], "supernode")
+    assert c["command"] == ["supernode"]
+    config_path = tmp_path / "supernode.yml"
+    config_path.write_text(supernode_config_file(objs))
+    args = [a.replace("$(POD_IP)", "10.1.2.3") for a in c["args"]]
+    args[args.index("--config") + 1] = str(config_path)
+    conf = cli.load(cli.build_parser().parse_args(args))
+    assert conf.advertise_ip == "10.1.2.3" and conf.log_level == "DEBUG" and conf.port == 8002
