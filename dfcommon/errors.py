@@ -51,6 +51,7 @@ CATALOGUE = {
     "UPSTREAM_ERROR": _k("UPSTREAM_ERROR", 500, 502, "upstream registry error"),
     # preheat / webhook
     "PREHEAT_EXISTS": _k("PREHEAT_EXISTS", 208, 208, "preheat task already exists"),
+    "UNSUPPORTED_MEDIA_TYPE": _k("UNSUPPORTED_MEDIA_TYPE", 501, 415, "unsupported media type"),
 }
 
 

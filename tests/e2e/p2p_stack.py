@@ -1,0 +1,109 @@
+"""Real processes for end-to-end tests of the P2P core: a supernode process and dfget runs."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import requests
+
+from tests.helpers import free_port, script, wait_port
+
+
+class SupernodeProcess:
+    """A `supernode` console-script process on free ports with its own home dir."""
+
+    def __init__(self, home: str, extra_args=(), advertise_ip: str = "127.0.0.1", listen_ip: str = "127.0.0.1"):
+        self.home = home
+        self.port = free_port()
+        self.download_port = free_port()
+        self.ip = advertise_ip
+        os.makedirs(home, exist_ok=True)
+        self.log_path = os.path.join(home, "supernode.log")
+        argv = [script("supernode"), "--home-dir", home, "--port", str(self.port),
+                "--download-port", str(self.download_port), "--advertise-ip", advertise_ip,
+                "--listen-ip", listen_ip, *extra_args]
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
+        wait_port(self.port, host=advertise_ip if listen_ip == "0.0.0.0" else listen_ip)
+
+    @property
+    def node(self) -> str:
+        return f"{self.ip}:{self.port}"
+
+    @property
+    def api(self) -> str:
+        return f"http://{self.ip}:{self.port}"
+
+    def metrics(self) -> dict[str, float]:
+        """Parse the Prometheus text exposition into {'name{labels}': value}."""
+        text = requests.get(self.api + "/metrics", timeout=5).text
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                out[key] = float(value)
+        return out
+
+    def metric(self, name: str, **labels) -> float:
+        total = 0.0
+        for key, value in self.metrics().items():
+            base, _, rest = key.partition("{")
+            if base != name:
+                continue
+            if all(f'{k}="{v}"' in rest for k, v in labels.items()):
+                total += value
+        return total
+
+    def peers(self) -> list[dict]:
+        return requests.get(self.api + "/api/v1/peers", timeout=5).json()
+
+    def healthy(self) -> bool:
+        try:
+            return requests.get(self.api + "/_ping", timeout=5).text.strip() == "OK"
+        except requests.RequestException:
+            return False
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+def dfget_argv(url: str, output: str, home: str, nodes=(), extra=()) -> list[str]:
+    argv = [script("dfget"), "-u", url, "-o", output, "--home", home, "--alivetime", "60s", "--expiretime", "60s"]
+    for n in nodes:
+        argv += ["--node", n]
+    return argv + list(extra)
+
+
+def run_dfget(url, output, home, nodes=(), extra=(), timeout=300):
+    return subprocess.run(dfget_argv(url, output, home, nodes, extra), capture_output=True, text=True, timeout=timeout)
+
+
+def start_dfget(url, output, home, nodes=(), extra=()):
+    return subprocess.Popen(dfget_argv(url, output, home, nodes, extra), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def upload_server_port(home: str) -> int:
+    try:
+        with open(os.path.join(home, "meta", "host.meta")) as f:
+            return int(json.load(f).get("servicePort", 0))
+    except (OSError, ValueError):
+        return 0
+
+
+def stop_upload_servers(*homes: str) -> None:
+    """Stop the detached `dfget server` children that dfget runs spawned for these homes."""
+    for home in homes:
+        subprocess.run(["pkill", "-TERM", "-f", f"--home {home}"], check=False)
+        subprocess.run(["pkill", "-TERM", "-f", f"--home={home}"], check=False)
+    time.sleep(0.2)
