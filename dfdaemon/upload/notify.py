@@ -1,0 +1,57 @@
+"""Tell a supernode that this host no longer serves a task (``/peer/service/down``)."""
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+import requests
+
+from dfcommon.http import make_session
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SUPERNODE_PORT = 8002
+SERVICE_DOWN_TIMEOUT = (5.0, 5.0)
+
+
+class ServiceDownNotifier(Protocol):
+    def service_down(self, super_node: str, task_id: str, cid: str) -> bool: ...
+
+
+def supernode_base(super_node: str) -> str:
+    """``host``, ``host:port`` or a full URL -> ``scheme://host:port``."""
+    node = super_node.strip().rstrip("/")
+    if "://" in node:
+        return node
+    if node.startswith("["):                      # [v6] or [v6]:port
+        return f"http://{node}" if "]:" in node else f"http://{node}:{DEFAULT_SUPERNODE_PORT}"
+    if node.count(":") == 1 and node.rsplit(":", 1)[1].isdigit():
+        return f"http://{node}"
+    if ":" not in node:
+        return f"http://{node}:{DEFAULT_SUPERNODE_PORT}"
+    return f"http://[{node}]:{DEFAULT_SUPERNODE_PORT}"  # bare IPv6 literal
+
+
+class HttpServiceDown:
+    """Sends ``GET /peer/service/down?taskId=&cid=`` with a 5 s timeout, no retries; errors are logged."""
+
+    def __init__(self, session: requests.Session | None = None, timeout=SERVICE_DOWN_TIMEOUT):
+        self._session = session or make_session(timeout=timeout, retries=0)
+        self._timeout = timeout
+
+    def service_down(self, super_node: str, task_id: str, cid: str) -> bool:
+        if not super_node or not task_id or not cid:
+            return False
+        url = supernode_base(super_node) + "/peer/service/down"
+        try:
+            resp = self._session.get(url, params={"taskId": task_id, "cid": cid}, timeout=self._timeout)
+            ok = resp.status_code == 200
+            if not ok:
+                log.warning("service down refused supernode=%s task=%s status=%d", super_node, task_id,
+                            resp.status_code)
+            else:
+                log.info("service down sent supernode=%s task=%s cid=%s", super_node, task_id, cid)
+            return ok
+        except requests.RequestException as e:
+            log.warning("service down failed supernode=%s task=%s error=%s", super_node, task_id, e)
+            return False

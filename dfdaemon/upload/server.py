@@ -1,0 +1,131 @@
+"""The upload server process: the WSGI app on a gevent server, the GC walk and the idle exit."""
+from __future__ import annotations
+
+import errno
+import logging
+import time
+
+import gevent
+from gevent.event import Event
+from gevent.pywsgi import WSGIServer
+
+from .app import Authorize, UploadApp
+from .gc import UploadGC
+from .meta import clear_service_port
+from .notify import HttpServiceDown, ServiceDownNotifier
+from .service import UploadService
+
+log = logging.getLogger(__name__)
+
+PORT_TRIES = 10
+STOP_TIMEOUT = 5.0
+
+
+def candidate_ports(now: float | None = None, tries: int = PORT_TRIES) -> list[int]:
+    """Dragonfly's port choice: ``(unix_time/300) % 50000 + 15000 + i`` for i < tries."""
+    base = (int(now if now is not None else time.time()) // 300) % 50000 + 15000
+    return [base + i for i in range(tries)]
+
+
+class UploadServer:
+    """Serves ``data_dir`` to peers until stopped or idle for ``alive`` seconds (0 = never).
+
+    Every ``gc_interval`` seconds files older than ``expire`` are removed (:class:`UploadGC`).
+    On stop it sends service-down for finished tasks, deletes their files and, when
+    ``meta_path`` is set, writes servicePort 0 there.
+    """
+
+    def __init__(self, data_dir: str, ip: str = "0.0.0.0", port: int = 0, alive: float = 300.0,
+                 expire: float = 180.0, total_limit: int = 0, meta_path: str | None = None,
+                 gc_interval: float = 15.0, idle_check: float = 1.0, authorize: Authorize | None = None,
+                 notifier: ServiceDownNotifier | None = None, service: UploadService | None = None):
+        self.service = service if service is not None else UploadService(data_dir, total_limit=total_limit)
+        self.app = UploadApp(self.service, authorize=authorize)
+        self.gc = UploadGC(self.service, notifier or HttpServiceDown(), expire)
+        self.ip, self.requested_port = ip or "0.0.0.0", int(port or 0)
+        self.alive, self.gc_interval = float(alive), float(gc_interval)
+        self.idle_check = min(float(idle_check), max(self.alive / 4, 0.05)) if self.alive > 0 else idle_check
+        self.meta_path = meta_path
+        self._server: WSGIServer | None = None
+        self._loops: list[gevent.Greenlet] = []
+        self._stopping = False
+        self._stopped = Event()
+
+    @property
+    def port(self) -> int:
+        return self._server.server_port if self._server is not None else 0
+
+    def start(self) -> int:
+        """Bind and start serving; returns the port."""
+        self._server = self._bind()
+        self.service.mark_active()
+        self._loops = [gevent.spawn(self._gc_loop)]
+        if self.alive > 0:
+            self._loops.append(gevent.spawn(self._idle_loop))
+        log.info("upload server listening ip=%s port=%d data=%s", self.ip, self.port, self.service.data_dir)
+        return self.port
+
+    def _try(self, port: int) -> WSGIServer:
+        server = WSGIServer((self.ip, port), self.app, log=None, error_log=log)
+        server.start()
+        return server
+
+    def _bind(self) -> WSGIServer:
+        if self.requested_port:
+            return self._try(self.requested_port)
+        for port in candidate_ports():
+            try:
+                return self._try(port)
+            except OSError as e:
+                if e.errno not in (errno.EADDRINUSE, errno.EACCES):
+                    raise
+                log.debug("upload port busy port=%d", port)
+        log.info("all formula ports busy, using an ephemeral port")
+        return self._try(0)
+
+    def _gc_loop(self) -> None:
+        while True:
+            gevent.sleep(self.gc_interval)
+            try:
+                self.gc.run_once()
+            except Exception:
+                log.exception("upload gc walk failed")
+
+    def _idle_loop(self) -> None:
+        while True:
+            gevent.sleep(self.idle_check)
+            if self.service.idle_seconds() >= self.alive:
+                log.info("upload server idle, exiting port=%d alive=%.1fs", self.port, self.alive)
+                gevent.spawn(self.stop)
+                return
+
+    def stop(self) -> None:
+        """Stop serving, release every task, clear host.meta. Idempotent."""
+        if self._stopping:
+            self._stopped.wait()
+            return
+        self._stopping = True
+        port = self.port
+        try:
+            current = gevent.getcurrent()
+            for g in self._loops:
+                if g is not current:
+                    g.kill(block=False)
+            if self._server is not None:
+                self._server.stop(timeout=STOP_TIMEOUT)
+            self.gc.release_all()
+            if self.meta_path and port:
+                clear_service_port(self.meta_path, port)
+            log.info("upload server stopped port=%d", port)
+        finally:
+            self._stopped.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block (cooperatively) until the server has stopped."""
+        return self._stopped.wait(timeout)
+
+    def serve_forever(self) -> None:
+        if self._server is None:
+            self.start()
+        self.wait()
+
