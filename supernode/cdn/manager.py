@@ -1,0 +1,220 @@
+"""CdnManager: the :class:`~supernode.cdn.types.Cdn` implementation (local and source patterns).
+
+It owns the per-task state (status, piece md5s), the single-flight rule, the source-unreachable
+cache and the one TokenBucket shared by every back-to-source download; :mod:`.runner` does the
+work of one run in its own thread (a greenlet when gevent has patched threading).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from dfcommon.errors import DfError
+from dfcommon.ratelimit import TokenBucket
+
+from . import types as T
+from .gc import DiskGc
+from .layout import check_task_id, data_key, download_path, md5_key, meta_key
+from .metadata import MetaStore
+from .runner import Cancelled, RunContext, TaskRunner
+from .source import SourceClient
+from .verify import verify_piece
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Task:
+    task_id: str
+    status: str = T.WAITING
+    raw_url: str = ""
+    piece_size: int = 0
+    pieces: dict = field(default_factory=dict)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+
+class _Report:
+    """Turns a runner's reports into task state and listener calls (a listener error never fails a run)."""
+
+    def __init__(self, mgr: "CdnManager", task: _Task):
+        self.mgr, self.task = mgr, task
+
+    def _live(self) -> bool:
+        return not self.task.cancel.is_set()
+
+    def piece(self, num: int, md5: str) -> None:
+        self.task.pieces[num] = md5
+        if self._live():
+            self.mgr._notify("on_piece", self.task.task_id, num, md5)
+
+    def success(self, file_length: int, real_md5: str, source_length: int) -> None:
+        self.task.status = T.SUCCESS
+        if self._live():
+            self.mgr._notify("on_success", self.task.task_id, file_length, real_md5, source_length)
+
+    def failure(self, reason: str, source_error: bool) -> None:
+        self.task.status = T.SOURCE_ERROR if source_error else T.FAILED
+        m = self.mgr.metrics
+        if m is not None:
+            m.cdn_download_failed.inc()
+            m.cdn_trigger_failed.inc()
+        if self._live():
+            self.mgr._notify("on_failure", self.task.task_id, reason, source_error)
+
+
+class CdnManager:
+    def __init__(self, config, storage, metrics=None, listener=None, session_factory=None, free_space=None):
+        self.config = config
+        self.storage = storage
+        self.metrics = metrics
+        self.listener = listener
+        self.metas = MetaStore(storage)
+        self.source = SourceClient(config.source_connect_timeout, config.source_read_timeout, session_factory)
+        self.bucket = TokenBucket(config.max_bandwidth - config.system_bandwidth)
+        self.ctx = RunContext(storage, self.metas, self.source, self.bucket, max(1, config.cdn_writers), metrics)
+        self.gc = DiskGc(storage, self.metas, config, metrics, delete=self._gc_delete, free_space=free_space)
+        self._lock = threading.Lock()
+        self._tasks: dict[str, _Task] = {}
+        self._probed: dict[str, T.SourceInfo] = {}
+        self._unreachable: dict[str, float] = {}
+
+    def set_listener(self, listener) -> None:
+        self.listener = listener
+
+    def _notify(self, method: str, *args) -> None:
+        listener = self.listener
+        if listener is None:
+            return
+        try:
+            getattr(listener, method)(*args)
+        except Exception:
+            log.exception("cdn listener %s failed task=%s", method, args[0])
+
+    # -- probe -------------------------------------------------------------------------------------
+    def probe(self, req: T.SourceRequest) -> T.SourceInfo:
+        until = self._unreachable.get(req.task_id)
+        if until is not None:
+            if time.monotonic() < until:
+                raise DfError("URL_NOT_REACHABLE", f"source of task {req.task_id} was not found recently")
+            self._unreachable.pop(req.task_id, None)
+        try:
+            info = self.source.probe(req)
+        except DfError as e:
+            if e.code == "URL_NOT_REACHABLE":
+                self._unreachable[req.task_id] = time.monotonic() + self.config.fail_access_interval
+            raise
+        self._probed[req.task_id] = info
+        return info
+
+    # -- trigger -----------------------------------------------------------------------------------
+    def trigger(self, req: T.SourceRequest, piece_size: int, source_length: int) -> None:
+        check_task_id(req.task_id)
+        with self._lock:
+            old = self._tasks.get(req.task_id)
+            if old is not None and old.status in (T.RUNNING, T.SUCCESS):
+                return
+            task = _Task(req.task_id, T.RUNNING, req.raw_url, piece_size)
+            self._tasks[req.task_id] = task
+            previous = old.thread if old is not None else None
+            task.thread = threading.Thread(target=self._run, args=(task, req, source_length, previous),
+                                           name=f"cdn-{req.task_id[:8]}", daemon=True)
+        if self.metrics is not None:
+            self.metrics.cdn_trigger.inc()
+        log.info("cdn trigger task=%s pattern=%s", req.task_id, self.config.cdn_pattern)
+        task.thread.start()
+
+    def _run(self, task: _Task, req: T.SourceRequest, source_length: int, previous) -> None:
+        report = _Report(self, task)
+        try:
+            if previous is not None:
+                previous.join()             # a cancelled run of the same task must be gone first
+            info = self._probed.get(req.task_id)
+            if info is None:
+                info = self.probe(req)
+            if source_length < 0:
+                source_length = info.length
+            if self.config.cdn_pattern == "source":
+                self._run_source(task, info, source_length, report)
+            else:
+                TaskRunner(self.ctx, req, task.piece_size, source_length, info, report, task.cancel).run()
+        except Cancelled:
+            log.info("cdn run cancelled task=%s", task.task_id)
+        except DfError as e:
+            report.failure(e.message, e.code in ("URL_NOT_REACHABLE", "SOURCE_AUTH"))
+        except Exception as e:
+            log.exception("cdn run failed task=%s", task.task_id)
+            report.failure(f"cdn error: {type(e).__name__}", False)
+        finally:
+            if task.status == T.RUNNING:        # a run must always end in a final state
+                task.status = T.FAILED
+
+    def _run_source(self, task: _Task, info: T.SourceInfo, length: int, report: _Report) -> None:
+        """Source pattern: no download; peers take ranges straight from the source."""
+        if length < 0 or not info.supports_range:
+            return report.failure("source pattern needs a known length and range support", False)
+        total = (length + task.piece_size - 1) // task.piece_size
+        for n in range(total):
+            report.piece(n, "")
+        report.success(length, "", length)
+
+    # -- queries -----------------------------------------------------------------------------------
+    def status(self, task_id: str) -> str:
+        task = self._tasks.get(task_id)
+        return task.status if task is not None else T.WAITING
+
+    def piece_md5(self, task_id: str, piece_num: int) -> str | None:
+        task = self._tasks.get(task_id)
+        return task.pieces.get(piece_num) if task is not None else None
+
+    def piece_path(self, task_id: str, raw_url: str = "") -> str:
+        if self.config.cdn_pattern == "source":
+            task = self._tasks.get(task_id)
+            return raw_url or (task.raw_url if task is not None else "")
+        return download_path(task_id)
+
+    def check_piece(self, task_id: str, piece_num: int, expected_md5: str) -> bool:
+        if self.config.cdn_pattern == "source":
+            return True
+        check_task_id(task_id)
+        task = self._tasks.get(task_id)
+        known = task.pieces.get(piece_num) if task is not None else None
+        piece_size = task.piece_size if task is not None else 0
+        if known is None or not piece_size:
+            meta = self.metas.read(task_id)
+            piece_size = piece_size or (meta.pieceSize if meta is not None else 0)
+            stored = self.metas.read_md5s(task_id)
+            if known is None and stored is not None and piece_num < len(stored[0]):
+                known = stored[0][piece_num]
+        ok = verify_piece(self.storage, task_id, piece_num, piece_size, known, expected_md5)
+        if not ok:
+            log.warning("bad cdn piece, collecting task task=%s piece=%d", task_id, piece_num)
+            self.delete(task_id, full=True)
+        return ok
+
+    def touch(self, task_id: str) -> None:
+        """Record an access to a cached task (its .meta accessTime/interval drive the young disk GC)."""
+        if self.config.cdn_pattern != "source":
+            self.metas.touch(check_task_id(task_id))
+
+    # -- removal -----------------------------------------------------------------------------------
+    def delete(self, task_id: str, full: bool) -> None:
+        with self._lock:
+            task = self._tasks.pop(task_id, None)
+        if task is not None:
+            task.cancel.set()
+        self._probed.pop(task_id, None)
+        if full:
+            for key in (data_key(task_id), meta_key(task_id), md5_key(task_id)):
+                self.storage.delete(key)
+
+    def _gc_delete(self, task_id: str) -> None:
+        self.delete(task_id, full=True)
+
+    def running(self) -> set[str]:
+        return {tid for tid, t in list(self._tasks.items()) if t.status == T.RUNNING}
+
+    def disk_gc(self, in_use: set[str]) -> int:
+        return self.gc.run(set(in_use) | self.running())

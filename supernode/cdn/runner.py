@@ -1,0 +1,203 @@
+"""One CDN run of one task: detect the cache, then a full hit, a resume or a fresh download.
+
+The runner does the work; the manager owns the task state and turns the runner's reports into
+listener calls. ``report`` is an object with ``piece(num, md5)``, ``success(file_len, real_md5,
+source_len)`` and ``failure(reason, source_error)``.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass
+
+from dfcommon import pieces
+
+from .layout import data_key, md5_key
+from .metadata import FileMeta, MetaStore, now_ms
+from .source import SourceClient, SourceStatusError, is_read_error, ms_of_http_date
+from .types import SourceInfo, SourceRequest
+from .writer import PieceSink
+
+log = logging.getLogger(__name__)
+
+FULL_HIT = -1
+
+
+class Cancelled(Exception):
+    pass
+
+
+@dataclass
+class RunContext:
+    storage: object
+    metas: MetaStore
+    source: SourceClient
+    bucket: object              # TokenBucket shared by every CDN download
+    writers: int
+    metrics: object = None
+
+
+class TaskRunner:
+    def __init__(self, ctx: RunContext, req: SourceRequest, piece_size: int, source_length: int,
+                 info: SourceInfo | None, report, cancel: threading.Event):
+        self.ctx, self.req, self.report, self.cancel = ctx, req, report, cancel
+        self.task_id = req.task_id
+        self.piece_size = piece_size
+        self.length = source_length
+        self.supports_range = bool(info and info.supports_range)
+
+    # -- detection -------------------------------------------------------------------------------
+    def _same_file(self, meta: FileMeta) -> bool:
+        if meta.pieceSize != self.piece_size or meta.taskID != self.task_id or meta.url != self.req.task_url:
+            return False
+        if self.req.md5 or meta.md5:
+            return meta.md5 == self.req.md5
+        return meta.bizId == self.req.identifier
+
+    def detect(self, meta: FileMeta | None) -> int:
+        """-1 for a full hit, 0 for a fresh download, n > 0 to resume at piece n."""
+        if meta is None or not self._same_file(meta):
+            return 0
+        self.ctx.metas.touch(self.task_id)
+        if self.ctx.source.is_expired(self.req, meta.lastModified, meta.eTag):
+            return 0
+        if meta.finish:
+            return FULL_HIT if meta.success else 0
+        if not self.supports_range or self.length < 0:
+            return 0
+        return -2        # resume: the valid prefix is counted by the caller
+
+    def valid_prefix(self, file_md5) -> list[str]:
+        """Piece md5s of the leading pieces that are complete in the data file; feeds ``file_md5``."""
+        total = pieces.piece_total(self.length, self.piece_size)
+        key, md5s = data_key(self.task_id), []
+        for n in range(total - 1):            # the last piece is always fetched again
+            _, size = pieces.source_span(n, self.piece_size, self.length)
+            wrapped = self.ctx.storage.read_bytes(key, n * self.piece_size, size + pieces.WRAP_SIZE)
+            if len(wrapped) != size + pieces.WRAP_SIZE or wrapped[:4] != pieces.header(size, self.piece_size) \
+                    or wrapped[-1:] != pieces.TAIL:
+                break
+            file_md5.update(memoryview(wrapped)[4:-1])
+            md5s.append(pieces.piece_md5(wrapped))
+        return md5s
+
+    # -- the run -----------------------------------------------------------------------------------
+    def run(self) -> None:
+        metas = self.ctx.metas
+        meta = metas.read(self.task_id) if self.ctx.storage.exists(data_key(self.task_id)) else None
+        mode = self.detect(meta)
+        if mode == FULL_HIT and self.replay(meta):
+            return
+        file_md5 = hashlib.md5()
+        prefix: list[str] = []
+        if mode == -2:
+            prefix = self.valid_prefix(file_md5)
+            if not prefix:
+                file_md5 = hashlib.md5()
+        if not prefix:
+            self.fresh_meta()
+        else:
+            log.info("resuming cdn download task=%s piece=%d", self.task_id, len(prefix))
+            for n, md5 in enumerate(prefix):
+                self.report.piece(n, md5)
+        self.download(len(prefix), file_md5, prefix)
+
+    def fresh_meta(self) -> None:
+        self.ctx.storage.delete(md5_key(self.task_id))
+        self.ctx.metas.write(FileMeta(taskID=self.task_id, url=self.req.task_url, pieceSize=self.piece_size,
+                                      httpFileLen=self.length, bizId=self.req.identifier, md5=self.req.md5,
+                                      accessTime=now_ms()))
+
+    def replay(self, meta: FileMeta) -> bool:
+        """Full hit: report every piece from the .md5 file (or the data file), then success."""
+        total = pieces.piece_total(meta.httpFileLen, self.piece_size)
+        try:
+            size = self.ctx.storage.stat(data_key(self.task_id)).size
+        except Exception:
+            return False
+        if size != meta.fileLength:
+            return False
+        stored = self.ctx.metas.read_md5s(self.task_id)
+        if stored is None or len(stored[0]) != total or stored[1] != meta.realMd5:
+            md5s = self.rehash(meta, total)
+            if md5s is None:
+                return False
+            self.ctx.metas.write_md5s(self.task_id, md5s, meta.realMd5)
+        else:
+            md5s = stored[0]
+        log.info("cdn full cache hit task=%s pieces=%d", self.task_id, total)
+        if self.ctx.metrics is not None:
+            self.ctx.metrics.cdn_cache_hit.inc()
+        for n, md5 in enumerate(md5s):
+            self.report.piece(n, md5)
+        self.report.success(meta.fileLength, meta.realMd5, meta.httpFileLen)
+        return True
+
+    def rehash(self, meta: FileMeta, total: int) -> list[str] | None:
+        file_md5, md5s, key = hashlib.md5(), [], data_key(self.task_id)
+        for n in range(total):
+            _, size = pieces.source_span(n, self.piece_size, max(meta.httpFileLen, 0))
+            wrapped = self.ctx.storage.read_bytes(key, n * self.piece_size, size + pieces.WRAP_SIZE)
+            try:
+                file_md5.update(pieces.unwrap(wrapped))
+            except ValueError:
+                return None
+            md5s.append(pieces.piece_md5(wrapped))
+        return md5s if file_md5.hexdigest() == meta.realMd5 else None
+
+    def download(self, start_piece: int, file_md5, prefix: list[str]) -> None:
+        ctx, m = self.ctx, self.ctx.metrics
+        start = start_piece * pieces.content_size(self.piece_size)
+        if m is not None:
+            m.cdn_download.inc()
+        try:
+            resp = ctx.source.download(self.req, start, self.length)
+        except SourceStatusError as e:
+            return self.report.failure(str(e), True)
+        except Exception as e:
+            if is_read_error(e):
+                return self.report.failure(f"source error: {type(e).__name__}", False)
+            raise
+        writer = ctx.storage.open_writer(data_key(self.task_id), truncate=start_piece == 0)
+        ctx.metas.update(self.task_id, lastModified=ms_of_http_date(resp.headers.get("Last-Modified")),
+                         eTag=resp.headers.get("ETag", ""))
+        sink = PieceSink(writer, self.piece_size, start_piece, ctx.writers, file_md5, self.report.piece)
+        try:
+            for block in ctx.source.body(resp):
+                if self.cancel.is_set():
+                    raise Cancelled()
+                ctx.bucket.acquire(len(block))
+                sink.feed(block)
+                if m is not None:
+                    m.cdn_download_size.inc(len(block))
+            written = sink.finish(empty_piece=start == 0 and sink.bytes_fed == 0)
+        except Exception as e:
+            sink.close()
+            writer.close()
+            if isinstance(e, Cancelled):
+                raise
+            if is_read_error(e):
+                log.warning("cdn download interrupted task=%s err=%s", self.task_id, type(e).__name__)
+                return self.report.failure(f"source read error: {type(e).__name__}", False)
+            raise
+        writer.close()
+        self.finish(start + sink.bytes_fed, file_md5.hexdigest(), prefix, written)
+
+    def finish(self, total_read: int, real_md5: str, prefix: list[str], written: dict[int, str]) -> None:
+        file_length = pieces.wrapped_length(total_read, self.piece_size)
+        reason = ""
+        if self.req.md5 and self.req.md5 != real_md5:
+            reason = f"md5 mismatch: expected {self.req.md5}, got {real_md5}"
+        elif self.length >= 0 and total_read != self.length:
+            reason = f"length mismatch: expected {self.length}, read {total_read}"
+        self.ctx.metas.update(self.task_id, finish=True, success=not reason, realMd5=real_md5,
+                              fileLength=file_length, httpFileLen=total_read if not reason else self.length,
+                              accessTime=now_ms())
+        if reason:
+            log.warning("cdn download failed task=%s reason=%s", self.task_id, reason)
+            return self.report.failure(reason, False)
+        md5s = prefix + [written[n] for n in range(len(prefix), len(prefix) + len(written))]
+        self.ctx.metas.write_md5s(self.task_id, md5s, real_md5)
+        log.info("cdn download done task=%s bytes=%d pieces=%d", self.task_id, total_read, len(md5s))
+        self.report.success(file_length, real_md5, total_read)

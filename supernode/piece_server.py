@@ -1,0 +1,110 @@
+"""The piece server on the download port: range reads of the CDN store.
+
+``GET``/``HEAD /download/<id[:3]>/<64-hex task id>`` with an optional single ``Range: bytes=...``
+(``s-e``, ``s-``, ``-n``). Replies 200, 206 with Content-Range, 416 with ``bytes */size``, 400 for a
+malformed Range, 404 for unknown or malformed ids, 405 for other methods. The body streams in
+1 MiB blocks (gevent.pywsgi offers no file_wrapper/sendfile to a WSGI app).
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+from dfcommon.errors import DfError
+
+log = logging.getLogger(__name__)
+
+BLOCK = 1 << 20
+_PATH_RE = re.compile(r"^/download/([0-9a-f]{3})/([0-9a-f]{64})$")
+_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class BadRange(Exception):
+    pass
+
+
+class Unsatisfiable(Exception):
+    pass
+
+
+def parse_range(value: str, size: int) -> tuple[int, int]:
+    """(start, end inclusive) of a single byte range within ``size`` bytes."""
+    m = _RANGE_RE.match(value.strip().replace(" ", ""))
+    if not m or (not m.group(1) and not m.group(2)):
+        raise BadRange(value)
+    first, last = m.group(1), m.group(2)
+    if first == "":                                   # suffix: the last n bytes
+        n = int(last)
+        if n == 0 or size == 0:
+            raise Unsatisfiable(value)
+        return max(0, size - n), size - 1
+    start = int(first)
+    end = int(last) if last else size - 1
+    if last and end < start:
+        raise BadRange(value)
+    if start >= size:
+        raise Unsatisfiable(value)
+    return start, min(end, size - 1)
+
+
+class _Body:
+    """The WSGI body: store blocks, counted in metrics as they are sent."""
+
+    def __init__(self, blocks, metrics):
+        self._blocks, self._metrics = blocks, metrics
+
+    def __iter__(self):
+        for block in self._blocks:
+            if self._metrics is not None:
+                self._metrics.piece_server_bytes.inc(len(block))
+            yield block
+
+    def close(self):
+        close = getattr(self._blocks, "close", None)
+        if close is not None:
+            close()
+
+
+def create_piece_server(storage, metrics=None):
+    """A WSGI app serving the store's task files for peers (no other keys are reachable)."""
+
+    def reply(start_response, status: str, headers=(), body: bytes = b""):
+        start_response(status, [("Content-Length", str(len(body))), *headers])
+        return [body]
+
+    def app(environ, start_response):
+        method = environ.get("REQUEST_METHOD", "GET")
+        m = _PATH_RE.match(environ.get("PATH_INFO", ""))
+        if method not in ("GET", "HEAD"):
+            return reply(start_response, "405 Method Not Allowed", [("Allow", "GET, HEAD")])
+        if not m or m.group(2)[:3] != m.group(1):
+            return reply(start_response, "404 Not Found", body=b"not found")
+        key = f"download/{m.group(1)}/{m.group(2)}"
+        try:
+            size = storage.stat(key).size
+        except DfError:
+            return reply(start_response, "404 Not Found", body=b"not found")
+        common = [("Accept-Ranges", "bytes"), ("Content-Type", "application/octet-stream")]
+        header = environ.get("HTTP_RANGE")
+        if header is None:
+            start, end, status, extra = 0, size - 1, "200 OK", []
+        else:
+            try:
+                start, end = parse_range(header, size)
+            except BadRange:
+                return reply(start_response, "400 Bad Request", body=b"malformed range")
+            except Unsatisfiable:
+                return reply(start_response, "416 Range Not Satisfiable", [("Content-Range", f"bytes */{size}")],
+                             b"range not satisfiable")
+            status, extra = "206 Partial Content", [("Content-Range", f"bytes {start}-{end}/{size}")]
+        length = max(0, end - start + 1)
+        blocks = None
+        if method == "GET" and length > 0:
+            try:
+                blocks = storage.read(key, start, length, BLOCK)
+            except DfError:                               # deleted between stat and read
+                return reply(start_response, "404 Not Found", body=b"not found")
+        start_response(status, [("Content-Length", str(length)), *common, *extra])
+        return [b""] if blocks is None else _Body(blocks, metrics)
+
+    return app
