@@ -2,6 +2,8 @@ import pytest
 
 from tests.helpers import free_port
 
+pytest_plugins = ["tests.fixtures.plugin"]
+
 
 @pytest.fixture
 def port():

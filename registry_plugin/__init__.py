@@ -1,0 +1,1 @@
+"""Registry integrations: the OCI distribution client (``oci``) and Harbor."""
