@@ -1,0 +1,97 @@
+"""dfget's settings: ``/etc/dragonfly/dfget.yml`` (or ``--config``), then the flags; the CLI wins.
+
+File keys (Dragonfly 1.x spelling, snake_case accepted too): ``nodes``, ``localLimit``,
+``minRate``, ``totalLimit``, ``clientQueueSize``, ``workHome``, ``logConfig``. Without a
+YAML file the legacy INI ``/etc/dragonfly.conf`` (``[node] address=a,b``) is read.
+"""
+from __future__ import annotations
+
+import configparser
+import os
+from dataclasses import dataclass, field
+
+from dfcommon import config as cfg
+from dfcommon.errors import ConfigError
+from dfcommon.units import parse_duration, parse_size
+
+from dfdaemon.p2p.downloader import DownloaderOptions
+
+DEFAULT_CONFIG = "/etc/dragonfly/dfget.yml"
+LEGACY_CONFIG = "/etc/dragonfly.conf"
+SIZE = {"parse": parse_size}
+
+
+@dataclass
+class DfgetFileConfig:
+    nodes: list = field(default_factory=list)
+    local_limit: int = field(default="20MB", metadata=SIZE)
+    min_rate: int = field(default="64KB", metadata=SIZE)
+    total_limit: int = field(default="0", metadata=SIZE)
+    client_queue_size: int = 6
+    work_home: str = "~/.small-dragonfly"
+    log_config: dict = field(default_factory=dict)
+
+
+def load_file_config(path: str | None = None, legacy_path: str = LEGACY_CONFIG) -> DfgetFileConfig:
+    """Read ``path`` (must exist when given), else the default YAML, else the legacy INI, else defaults."""
+    if path:
+        return cfg.build(DfgetFileConfig, cfg.read_yaml(path), f"config {path}")
+    if os.path.isfile(DEFAULT_CONFIG):
+        return cfg.build(DfgetFileConfig, cfg.read_yaml(DEFAULT_CONFIG), f"config {DEFAULT_CONFIG}")
+    if legacy_path and os.path.isfile(legacy_path):
+        return cfg.build(DfgetFileConfig, read_legacy_ini(legacy_path), f"config {legacy_path}")
+    return cfg.build(DfgetFileConfig, {})
+
+
+def read_legacy_ini(path: str) -> dict:
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error as e:
+        raise ConfigError(f"config file {path} is not valid INI: {e}") from None
+    address = parser.get("node", "address", fallback="")
+    return {"nodes": [a.strip() for a in address.split(",") if a.strip()]}
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """``'Key: Value'`` or ``'Key:Value'`` -> (key, value)."""
+    if ":" not in text:
+        raise ValueError(f"header {text!r} must look like 'Key: Value'")
+    key, value = text.split(":", 1)
+    if not key.strip():
+        raise ValueError(f"header {text!r} has an empty name")
+    return key.strip(), value.strip()
+
+
+def split_nodes(values) -> list[str]:
+    out = []
+    for v in values or ():
+        out.extend(p.strip() for p in str(v).split(",") if p.strip())
+    return out
+
+
+def build_options(args, file_conf: DfgetFileConfig) -> DownloaderOptions:
+    """Merge the file config and the flags (flags given on the command line win)."""
+    home = args.home or file_conf.work_home
+    nodes = split_nodes(args.node) or list(file_conf.nodes) or ["127.0.0.1:8002=1"]
+    pick = lambda flag, conf: conf if flag is None else flag  # noqa: E731
+    return DownloaderOptions(
+        work_home=os.path.abspath(os.path.expanduser(home)),
+        nodes=nodes,
+        local_limit=pick(args.locallimit, file_conf.local_limit),
+        min_rate=pick(args.minrate, file_conf.min_rate),
+        total_limit=pick(args.totallimit, file_conf.total_limit),
+        client_queue_size=pick(args.clientqueue, file_conf.client_queue_size),
+        ip=args.ip or "",
+        port=args.port or 0,
+        alive_time=pick(args.alivetime, 300.0),
+        expire_time=pick(args.expiretime, 180.0),
+    )
+
+
+def size_arg(text: str) -> int:
+    return parse_size(text)
+
+
+def duration_arg(text: str) -> float:
+    return parse_duration(text)

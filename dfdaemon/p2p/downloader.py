@@ -1,0 +1,235 @@
+"""The P2P downloader as a library: ``download()`` to a file, ``stream()`` to an in-process consumer.
+
+A :class:`Downloader` is built once per process by a composition root (the ``dfget`` CLI or
+the dfdaemon) from :class:`DownloaderOptions`; each call runs one :class:`DownloadJob`.
+``download()`` never raises for a failed download: it returns a :class:`Result` whose
+``code`` maps to dfget's exit status. ``stream()`` yields the bytes in order while pieces
+land, and raises :class:`DownloadError` from the iterator if the download fails.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import random
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+
+import requests
+
+from dfcommon.errors import ConfigError
+from dfcommon.http import make_session
+from dfcommon.ratelimit import TokenBucket
+
+from .job import DownloadJob
+from .locator import parse_nodes
+from .result import DownloadError, ErrorCode, Result
+from .stream import ByteStream, Progress
+from .supernode_client import SupernodeClient
+from .uploader import LauncherUploadServer
+
+log = logging.getLogger(__name__)
+
+VERSION = "1.0.6-py"
+PATTERNS = ("p2p", "cdn", "source")
+
+
+@dataclass
+class DownloaderOptions:
+    """Per-process settings (dfget.yml + flags, or the dfdaemon's config)."""
+    work_home: str = os.path.expanduser("~/.small-dragonfly")
+    nodes: list = field(default_factory=lambda: ["127.0.0.1:8002=1"])
+    local_limit: int = 20 << 20        # bytes/s for pieces and back-source; 0 = unlimited
+    min_rate: int = 64 << 10           # drives timeouts only
+    total_limit: int = 0               # host upload limit handed to the upload server
+    client_queue_size: int = 6         # pieces fetched at once
+    ip: str = ""                       # peer IP ("" = the local address that reaches the supernode)
+    port: int = 0                      # upload server port (0 = any)
+    alive_time: float = 300.0
+    expire_time: float = 180.0
+    supernode_timeout: float = 5.0
+    supernode_token: str | None = None
+
+
+@dataclass
+class DownloadRequest:
+    """One call: what to fetch and how."""
+    url: str
+    output: str | None = None
+    headers: list = field(default_factory=list)     # [(key, value)], repeated keys kept
+    md5: str = ""
+    identifier: str = ""
+    filters: list = field(default_factory=list)
+    pattern: str = "p2p"
+    notbs: bool = False
+    nodes: list | None = None
+    local_limit: int | None = None
+    timeout: float | None = None
+    insecure: bool = False
+    cacerts: list = field(default_factory=list)
+    call_system: str = ""
+    dfdaemon: bool = False
+    console: object = None                            # callable(line) for dfget's console lines
+
+
+class Downloader:
+    def __init__(self, options: DownloaderOptions, session: requests.Session | None = None,
+                 client: SupernodeClient | None = None, upload=None, rng: random.Random | None = None,
+                 sleep=time.sleep, version: str = VERSION):
+        parse_nodes(options.nodes)          # fail at start-up on a bad node list (ConfigError)
+        self.options = options
+        self.version = version
+        self.user_agent = f"dfget/{version}"
+        self.session = session or make_session(timeout=(5.0, 30.0), retries=0, user_agent=self.user_agent,
+                                               pool=max(8, options.client_queue_size * 2))
+        self.client = client or SupernodeClient(timeout=options.supernode_timeout, token=options.supernode_token,
+                                                user_agent=self.user_agent)
+        self._upload = upload
+        self.rng = rng or random.Random()
+        self.sleep = sleep
+        self._sign_lock = threading.Lock()
+        self._last_sign = ""
+        self._bundles: dict[tuple, str] = {}
+
+    # ---- public API -----------------------------------------------------------------------
+    def download(self, url: str, output: str | None = None, progress: Progress | None = None,
+                 cancelled: threading.Event | None = None, **kw) -> Result:
+        """Download ``url`` to ``output``; see :class:`DownloadRequest` for the keyword arguments."""
+        req = self._request(url, output, kw)
+        progress = progress or Progress()
+        cancelled = cancelled or threading.Event()
+        try:
+            self._validate(req)
+            job = DownloadJob(self, req, self.new_sign(), progress, cancelled)
+        except DownloadError as e:
+            progress.fail(e)
+            return Result(success=False, url=url, output=output, code=e.code, message=e.message)
+        return job.run()
+
+    def stream(self, url: str, output: str | None = None, **kw) -> "DownloadStream":
+        """Start downloading in the background; iterate the returned stream for the bytes in order."""
+        req = self._request(url, output, kw)
+        self._validate(req)
+        progress, cancelled = Progress(), threading.Event()
+        job = DownloadJob(self, req, self.new_sign(), progress, cancelled)
+        return DownloadStream(job, progress, cancelled)
+
+    # ---- helpers used by jobs -------------------------------------------------------------
+    @property
+    def upload(self):
+        if self._upload is None:
+            o = self.options
+            self._upload = LauncherUploadServer(o.work_home, o.ip or "0.0.0.0", o.port, o.alive_time,
+                                                o.expire_time, o.total_limit)
+        return self._upload
+
+    def start_upload_server(self, ip: str, task_file_name: str) -> int:
+        """Port of the host's upload server, or 0 (pattern cdn: download without uploading)."""
+        try:
+            return int(self.upload.ensure(task_file_name))
+        except Exception as e:      # noqa: BLE001 - any failure means "do not upload"
+            log.warning("upload server unavailable, downloading without uploading error=%s", e)
+            return 0
+
+    def upload_rate(self, port: int, task_file_name: str, rate: int) -> int | None:
+        try:
+            return self.upload.rate(port, task_file_name, rate)
+        except Exception as e:      # noqa: BLE001
+            log.debug("rate negotiation failed error=%s", e)
+            return None
+
+    def make_limiter(self, local_limit: int | None) -> TokenBucket | None:
+        rate = self.options.local_limit if local_limit is None else local_limit
+        return TokenBucket(rate) if rate and rate > 0 else None
+
+    def new_sign(self) -> str:
+        """``<pid>-<unix seconds with 3 decimals>``, unique within this process."""
+        with self._sign_lock:
+            now = time.time()
+            sign = f"{os.getpid()}-{now:.3f}"
+            while sign <= self._last_sign and sign.split("-")[0] == self._last_sign.split("-")[0]:
+                now += 0.001
+                sign = f"{os.getpid()}-{now:.3f}"
+            self._last_sign = sign
+            return sign
+
+    def ca_bundle(self, cacerts) -> str:
+        """A CA bundle for the source: the default roots plus ``cacerts`` (cached per set)."""
+        key = tuple(cacerts)
+        if key not in self._bundles:
+            import certifi
+            os.makedirs(self.options.work_home, exist_ok=True)
+            fd, path = tempfile.mkstemp(prefix=".cabundle-", suffix=".pem", dir=self.options.work_home)
+            with os.fdopen(fd, "wb") as fh:
+                with open(certifi.where(), "rb") as base:
+                    fh.write(base.read())
+                for p in cacerts:
+                    with open(p, "rb") as extra:
+                        fh.write(b"\n" + extra.read() + b"\n")
+            self._bundles[key] = path
+        return self._bundles[key]
+
+    def close(self) -> None:
+        for path in self._bundles.values():
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        self._bundles.clear()
+
+    # ---- internals -------------------------------------------------------------------------
+    def _request(self, url: str, output: str | None, kw: dict) -> DownloadRequest:
+        names = {f.name for f in dataclasses.fields(DownloadRequest)}
+        unknown = set(kw) - names
+        if unknown:
+            raise TypeError(f"unknown download option(s): {', '.join(sorted(unknown))}")
+        req = DownloadRequest(url=url, output=output, **kw)
+        if isinstance(req.headers, dict):
+            req.headers = list(req.headers.items())
+        req.headers = [tuple(h) for h in req.headers]
+        req.filters = [f for f in (req.filters or []) if f]
+        req.cacerts = list(req.cacerts or [])
+        return req
+
+    @staticmethod
+    def _validate(req: DownloadRequest) -> None:
+        if not req.url or not req.url.lower().startswith(("http://", "https://")):
+            raise DownloadError(ErrorCode.PREPARE, f"url {req.url!r} is not an http(s) URL")
+        if req.pattern not in PATTERNS:
+            raise DownloadError(ErrorCode.PREPARE, f"pattern must be one of {', '.join(PATTERNS)}, "
+                                                   f"got {req.pattern!r}")
+        if req.nodes is not None:
+            try:
+                parse_nodes(req.nodes)
+            except ConfigError as e:
+                raise DownloadError(ErrorCode.PREPARE, str(e)) from None
+
+
+class DownloadStream(ByteStream):
+    """Bytes of a download in order as they land; ``result`` once the iterator is exhausted."""
+
+    def __init__(self, job: DownloadJob, progress: Progress, cancelled: threading.Event):
+        super().__init__(progress, on_close=self._closed)
+        self.job, self.cancelled = job, cancelled
+        self.result: Result | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dfget-stream", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.result = self.job.run()
+        finally:
+            self._done.set()
+
+    def wait(self, timeout: float | None = None) -> Result | None:
+        self._done.wait(timeout)
+        return self.result
+
+    def _closed(self, finished: bool) -> None:
+        if not finished:
+            self.cancelled.set()
+        self._done.wait()
+        self.job.after_stream()

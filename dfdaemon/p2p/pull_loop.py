@@ -1,0 +1,278 @@
+"""The P2P pull loop: ask the supernode for piece tasks, fetch them in parallel, report results.
+
+Every finished piece is reported at once with its own ``/peer/task`` call, whose reply
+hands out the next pieces while the others are still in flight, so the pipeline never
+runs dry waiting for a batch. 602 backs off randomly (50-100 ms doubling to 800-1600 ms)
+or until a piece lands; 600 ends the loop; 610 is a source error; any other code or an
+HTTP failure migrates to the next supernode.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from . import result as R
+from .piece_fetcher import PieceError, PieceFetcher
+from .piece_writer import DataFile, piece_offset
+from .register import Registrar, RegisterFailed, Registration
+from .result import BackSourceReason, Cancelled, DownloadError, ErrorCode
+from .stream import Progress
+from .supernode_client import PieceTask, SupernodeClient, SupernodeError
+
+log = logging.getLogger(__name__)
+
+OK_CODES = (R.CODE_PEER_FINISH, R.CODE_PEER_CONTINUE, R.CODE_PEER_WAIT, R.CODE_PEER_LIMITED, R.CODE_SUCCESS)
+BACKOFF_START = (0.05, 0.1)
+BACKOFF_MAX = (0.8, 1.6)
+POLL = 1.0
+
+
+@dataclass
+class PullRequest:
+    status: int = R.STATUS_STARTED
+    range: str = ""
+    result: int = R.RESULT_INVALID
+    dst_cid: str = ""
+
+
+@dataclass
+class Outcome:
+    task: PieceTask
+    result: int
+    generation: int
+    length: int = 0
+    error: PieceError | None = None
+
+
+@dataclass
+class Finish:
+    md5: str
+    length: int
+
+
+class _Either:
+    """``is_set()`` of two events, for fetchers that stop on cancel or on the loop's end."""
+
+    def __init__(self, a: threading.Event, b: threading.Event):
+        self.a, self.b = a, b
+
+    def is_set(self) -> bool:
+        return self.a.is_set() or self.b.is_set()
+
+
+class Backoff:
+    """Randomized doubling wait for 602 replies."""
+
+    def __init__(self, rng=random):
+        self.rng = rng
+        self.lo, self.hi = BACKOFF_START
+
+    def next(self) -> float:
+        wait = self.rng.uniform(self.lo, self.hi)
+        self.lo, self.hi = min(self.lo * 2, BACKOFF_MAX[0]), min(self.hi * 2, BACKOFF_MAX[1])
+        return wait
+
+    def reset(self) -> None:
+        self.lo, self.hi = BACKOFF_START
+
+
+class PullLoop:
+    def __init__(self, client: SupernodeClient, registrar: Registrar, make_request, reg: Registration,
+                 fetcher: PieceFetcher, data: DataFile, progress: Progress, cid: str, deadline: float,
+                 cancelled: threading.Event, console=None, on_new_pieces=None, max_running: int = 6,
+                 rng=random):
+        self.client, self.registrar, self.make_request = client, registrar, make_request
+        self.reg, self.fetcher, self.data, self.progress = reg, fetcher, data, progress
+        self.cid, self.deadline, self.cancelled = cid, deadline, cancelled
+        self.console = console or (lambda line: None)
+        self.on_new_pieces = on_new_pieces or (lambda: None)
+        self.rng = rng
+        self.results: queue.Queue = queue.Queue()
+        self.pending: deque = deque()
+        self.running: dict[str, threading.Thread] = {}
+        self.done: dict[str, PieceTask] = {}
+        self.slots = threading.BoundedSemaphore(max(1, max_running))
+        self.generation = 0
+        self.end_offset = 0
+        self.pieces_from_peers = 0
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()     # set when run() returns: late fetchers stop and stay silent
+        self._abort = _Either(cancelled, self._stopped)
+
+    # ---- main loop -------------------------------------------------------------------
+    def run(self) -> Finish:
+        try:
+            return self._run()
+        finally:
+            with self._lock:
+                self._stopped.set()
+
+    def _run(self) -> Finish:
+        req, backoff = PullRequest(), Backoff(self.rng)
+        while True:
+            self._check()
+            try:
+                reply = self.client.pull_piece_task(self.reg.node, self.reg.task_id, self.cid, req.dst_cid,
+                                                    req.range, req.status, req.result)
+            except SupernodeError as e:
+                log.warning("pull failed node=%s error=%s", self.reg.node, e)
+                reply = None
+            if reply is not None and reply.code == R.CODE_SOURCE_ERROR:
+                raise DownloadError(ErrorCode.DOWNLOAD, f"supernode {self.reg.node} reports a source error: "
+                                    f"{reply.msg}", reason=BackSourceReason.SOURCE_ERROR)
+            if reply is None or reply.code not in OK_CODES:
+                self._migrate(reply.code if reply is not None else R.CODE_HTTP_ERROR)
+                req = PullRequest()
+                backoff.reset()
+                continue
+            if reply.code == R.CODE_PEER_FINISH:
+                return self._finish(reply)
+            if reply.code == R.CODE_PEER_WAIT:
+                req = self._next_request(backoff.next()) or req
+                continue
+            backoff.reset()
+            started = self._start(reply.pieces)
+            idle = not self.running and not self.pending and not started
+            req = self._next_request(backoff.next() if idle else None) or req
+
+    def _check(self) -> None:
+        if self.cancelled.is_set():
+            raise Cancelled("download cancelled")
+        if time.monotonic() > self.deadline:
+            raise DownloadError(ErrorCode.DOWNLOAD, "P2P download timed out", reason=BackSourceReason.DOWNLOAD_ERROR)
+
+    def _next_request(self, wait: float | None) -> PullRequest | None:
+        """The next result to report; wait up to ``wait`` seconds (None: until one arrives)."""
+        end = None if wait is None else time.monotonic() + wait
+        while not self.pending:
+            self._check()
+            if wait is None and not self.running:
+                return None
+            timeout = POLL if end is None else min(POLL, end - time.monotonic())
+            if timeout <= 0:
+                return None
+            try:
+                self._absorb(self.results.get(timeout=timeout))
+            except queue.Empty:
+                continue
+        out = self.pending.popleft()
+        return PullRequest(R.STATUS_RUNNING, out.task.range, out.result, out.task.cid)
+
+    def _absorb(self, out: Outcome) -> None:
+        if out.generation != self.generation:
+            return
+        self.running.pop(out.task.range, None)
+        if out.result == R.RESULT_SEMISUC:
+            self.done[out.task.range] = out.task
+            self.pieces_from_peers += 1
+        self.pending.append(out)
+
+    # ---- pieces ------------------------------------------------------------------------
+    def _start(self, pieces: list[PieceTask]) -> int:
+        started = 0
+        for task in pieces:
+            if task.piece_size != self.reg.piece_size and not self.reg.source_pieces:
+                continue
+            if task.range in self.running:
+                continue
+            if task.range in self.done:       # offered again: report it again
+                self.pending.append(Outcome(task, R.RESULT_SEMISUC, self.generation))
+                self._spawn(self._report_suc, task, self.reg.node, self.reg.task_id)
+                continue
+            if started == 0:
+                self.on_new_pieces()
+            th = self._spawn(self._work, task, self.reg, self.generation)
+            self.running[task.range] = th
+            started += 1
+        return started
+
+    def _spawn(self, fn, *args) -> threading.Thread:
+        th = threading.Thread(target=fn, args=args, daemon=True, name="dfget-piece")
+        th.start()
+        return th
+
+    def _work(self, task: PieceTask, reg: Registration, generation: int) -> None:
+        with self.slots:
+            try:
+                n = self.fetcher.fetch(task, self.data, source=reg.source_pieces, file_length=reg.file_length,
+                                       cancelled=self._abort)
+            except PieceError as e:
+                self._failed(task, reg, generation, e)
+                return
+            except Exception as e:      # noqa: BLE001 - any other failure is a failed piece
+                log.exception("piece failed range=%s", task.range)
+                self._failed(task, reg, generation, PieceError("http", str(e)))
+                return
+        offset = piece_offset(task.piece_num, task.piece_size, wrapped=not reg.source_pieces)
+        with self._lock:
+            if self._stopped.is_set():
+                return
+            self.end_offset = max(self.end_offset, offset + n)
+            self.results.put(Outcome(task, R.RESULT_SEMISUC, generation, length=n))
+            self.progress.add(offset, n)
+        self._report_suc(task, reg.node, reg.task_id)
+
+    def _failed(self, task: PieceTask, reg: Registration, generation: int, err: PieceError) -> None:
+        if self._stopped.is_set():
+            return
+        log.warning("piece failed range=%s peer=%s:%s kind=%s error=%s", task.range, task.peer_ip,
+                    task.peer_port, err.kind, err)
+        if err.kind in ("not_found", "md5"):
+            etype = R.ERROR_FILE_NOT_EXIST if err.kind == "not_found" else R.ERROR_MD5_NOT_MATCH
+            try:
+                self.client.report_piece_error(reg.node, reg.task_id, self.cid, task.cid, task.peer_ip, task.range,
+                                               etype, err.real_md5, err.expected_md5)
+            except SupernodeError as e:
+                log.info("piece error report failed error=%s", e)
+        time.sleep(0.02)
+        self.results.put(Outcome(task, R.RESULT_FAIL, generation, error=err))
+
+    def _report_suc(self, task: PieceTask, node: str, task_id: str) -> None:
+        for attempt in range(3):
+            try:
+                self.client.report_piece(node, task_id, self.cid, task.cid, task.range)
+                return
+            except SupernodeError as e:
+                log.info("piece/suc failed range=%s attempt=%d error=%s", task.range, attempt + 1, e)
+                time.sleep(self.rng.uniform(0.05, 0.55))
+
+    # ---- migration and finish ----------------------------------------------------------
+    def _join_running(self) -> None:
+        for th in list(self.running.values()):
+            while th.is_alive():
+                self._check()
+                th.join(POLL)
+        while True:
+            try:
+                self._absorb(self.results.get_nowait())
+            except queue.Empty:
+                break
+        self.running.clear()
+
+    def _migrate(self, code: int) -> None:
+        log.warning("pull replied code=%s node=%s: migrating", code, self.reg.node)
+        self._join_running()
+        self.pending.clear()
+        try:
+            reg = self.registrar.register(self.make_request())
+        except RegisterFailed as e:
+            raise DownloadError(ErrorCode.DOWNLOAD, f"migration failed: {e.message}",
+                                reason=BackSourceReason.DOWNLOAD_ERROR) from None
+        if reg.piece_size != self.reg.piece_size or reg.source_pieces != self.reg.source_pieces:
+            self.data.truncate(0)
+            self.done.clear()
+            self.end_offset = 0
+            self.progress.switch(self.data.path)
+        self.generation += 1
+        self.reg = reg
+        self.console(f"migrated to node:{reg.node}")
+
+    def _finish(self, reply) -> Finish:
+        self._join_running()
+        length = self.reg.file_length if self.reg.file_length >= 0 else self.end_offset
+        return Finish(md5=reply.md5, length=length)

@@ -1,0 +1,46 @@
+"""The host's peer upload server as the downloader sees it: start or reuse, rate, finish.
+
+:class:`UploadServer` is the small interface; :class:`LauncherUploadServer` adapts the
+upload package's launcher (spawns or reuses the ``dfget server`` process of this work
+home). The dfdaemon, which runs its upload server in-process, passes its own object.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+
+class UploadServer(Protocol):
+    def ensure(self, task_file_name: str) -> int:
+        """Start or reuse the server, register the task's file; return the port (raise on failure)."""
+
+    def notify_finish(self, port: int, task_file_name: str, task_id: str, cid: str, super_node: str) -> None:
+        """Tell the server the task's data file is complete and servable."""
+
+    def rate(self, port: int, task_file_name: str, rate: int) -> int | None:
+        """Ask for a download rate (``/rate``); None when the server does not answer."""
+
+
+class LauncherUploadServer:
+    """Adapter over ``dfdaemon.upload.launcher`` (imported when first used)."""
+
+    def __init__(self, work_home: str, ip: str, port: int = 0, alive: float = 300.0, expire: float = 180.0,
+                 total_limit: int = 0):
+        self.work_home, self.ip, self.port = work_home, ip, port
+        self.alive, self.expire, self.total_limit = alive, expire, total_limit
+
+    def ensure(self, task_file_name: str) -> int:
+        from dfdaemon.upload import launcher
+        return int(launcher.ensure_upload_server(self.work_home, self.ip, port=self.port, alive=self.alive,
+                                                 expire=self.expire, total_limit=self.total_limit,
+                                                 task_file_name=task_file_name))
+
+    def notify_finish(self, port, task_file_name, task_id, cid, super_node) -> None:
+        from dfdaemon.upload import launcher
+        launcher.notify_finish(port, task_file_name, task_id, cid, super_node, ip=self.ip)
+
+    def rate(self, port, task_file_name, rate) -> int | None:
+        from dfdaemon.upload.client import UploaderClient
+        return UploaderClient(self.ip, port).rate(task_file_name, rate)

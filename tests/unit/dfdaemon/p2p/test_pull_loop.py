@@ -1,0 +1,143 @@
+"""The pull loop against a scripted supernode (see scripted_supernode.py for why it is a fake)
+and a real HTTP server holding the wrapped pieces."""
+import hashlib
+import os
+
+import pytest
+
+from dfcommon import pieces
+from dfdaemon.p2p.downloader import Downloader, DownloaderOptions
+from dfdaemon.p2p.result import BackSourceReason, ErrorCode
+
+from .blob_server import BlobServer
+from .scripted_supernode import ScriptedSupernode, ok_register
+
+PS = 1 << 20
+
+
+@pytest.fixture
+def cdn():
+    data = os.urandom(2 * (PS - 5) + 777)
+    cs = PS - 5
+    wrapped = b"".join(pieces.wrap(data[i:i + cs], PS) for i in range(0, len(data), cs))
+    srv = BlobServer({"/download/t/task": wrapped})
+    yield srv, data, wrapped
+    srv.stop()
+
+
+def piece(n, wrapped, port, md5=None):
+    return {"range": pieces.range_string(n, PS), "pieceNum": n, "pieceSize": PS,
+            "pieceMd5": md5 or pieces.piece_md5(wrapped[n * PS:(n + 1) * PS]), "cid": f"peer-{n}",
+            "peerIp": "127.0.0.1", "peerPort": port, "path": "/download/t/task", "downLink": 0}
+
+
+def finish(data):
+    return 200, {"code": 600, "msg": "finish", "data": {"md5": hashlib.md5(data).hexdigest(), "fileLength": 0}}
+
+
+def cont(*items):
+    return 200, {"code": 601, "msg": "continue", "data": list(items)}
+
+
+def run(tmp_path, nodes, **kw):
+    lines = []
+    dl = Downloader(DownloaderOptions(work_home=str(tmp_path / "home"), nodes=nodes, local_limit=0))
+    res = dl.download("http://origin.invalid/f", str(tmp_path / "out" / "f"), pattern="cdn", console=lines.append,
+                      **kw)
+    return res, lines
+
+
+def scripted(task_replies, length):
+    return ScriptedSupernode({"/peer/registry": [ok_register(length=length, piece_size=PS)],
+                              "/peer/task": task_replies, "/peer/piece/suc": [(200, {"code": 611})],
+                              "/peer/piece/error": [(200, {})], "/task/metrics": [(200, None)]})
+
+
+def test_wait_continue_finish(tmp_path, cdn):
+    srv, data, wrapped = cdn
+    sn = scripted([(200, {"code": 602, "msg": "wait"}),
+                   cont(piece(0, wrapped, srv.port), piece(1, wrapped, srv.port)),
+                   cont(piece(2, wrapped, srv.port)), cont(), finish(data)], len(data))
+    try:
+        res, lines = run(tmp_path, [sn.node])
+    finally:
+        sn.stop()
+    assert res.success, res.message
+    assert (tmp_path / "out" / "f").read_bytes() == data
+    assert res.reason == 0 and not res.back_source and res.length == len(data)
+    assert f"client:{res.node and '127.0.0.1'} connected to node:{sn.node}" in lines
+    tasks = [q for p, q, _ in sn.calls if p == "/peer/task"]
+    assert tasks[0]["status"] == "700" and tasks[0]["result"] == "502"
+    reported = {q["range"]: q for q in tasks if q.get("result") == "503"}
+    assert set(reported) == {pieces.range_string(n, PS) for n in range(3)}
+    assert reported[pieces.range_string(1, PS)]["dstCid"] == "peer-1"
+    sucs = [q for p, q, _ in sn.calls if p == "/peer/piece/suc"]
+    assert len(sucs) == 3 and all(q["dstCid"].startswith("peer-") for q in sucs)
+    metrics = [b for p, _, b in sn.calls if p == "/task/metrics"]
+    assert metrics and metrics[0]["success"] is True and metrics[0]["backsourceReason"] == "0"
+    # the data file stays for nobody (pattern cdn): it was moved to the output
+    assert not os.listdir(tmp_path / "home" / "data")
+
+
+def test_bad_piece_reports_error_and_fail_then_refetches(tmp_path, cdn):
+    srv, data, wrapped = cdn
+    bad = piece(0, wrapped, srv.port, md5="f" * 32 + f":{PS}")
+    sn = scripted([cont(bad), cont(*[piece(n, wrapped, srv.port) for n in range(3)]), cont(), cont(), cont(),
+                   finish(data)], len(data))
+    try:
+        res, _ = run(tmp_path, [sn.node])
+    finally:
+        sn.stop()
+    assert res.success, res.message
+    assert (tmp_path / "out" / "f").read_bytes() == data
+    errors = [q for p, q, _ in sn.calls if p == "/peer/piece/error"]
+    assert errors and errors[0]["errorType"] == "FILE_MD5_NOT_MATCH" and errors[0]["expectedMd5"] == "f" * 32
+    fails = [q for p, q, _ in sn.calls if p == "/peer/task" and q.get("result") == "500"]
+    assert fails and fails[0]["range"] == pieces.range_string(0, PS)
+
+
+def test_migrates_when_a_node_fails(tmp_path, cdn):
+    srv, data, wrapped = cdn
+    broken = ScriptedSupernode({"/peer/registry": [ok_register(length=len(data), piece_size=PS)],
+                                "/peer/task": [(500, {"code": 500, "message": "boom"})],
+                                "/task/metrics": [(200, None)]})
+    good = scripted([cont(*[piece(n, wrapped, srv.port) for n in range(3)]), cont(), cont(), finish(data)],
+                    len(data))
+    import random
+    try:
+        dl = Downloader(DownloaderOptions(work_home=str(tmp_path / "home"), nodes=[broken.node + "=1000",
+                                                                                    good.node + "=1"],
+                                          local_limit=0), rng=random.Random(3))
+        lines = []
+        res = dl.download("http://origin.invalid/f", str(tmp_path / "f"), pattern="cdn", console=lines.append)
+    finally:
+        broken.stop()
+        good.stop()
+    assert res.success, res.message
+    assert f"migrated to node:{good.node}" in lines and res.node == good.node
+    assert (tmp_path / "f").read_bytes() == data
+
+
+def test_source_error_without_back_source_fails_cleanly(tmp_path, cdn):
+    srv, data, _ = cdn
+    sn = scripted([(200, {"code": 610, "msg": "source 404"})], len(data))
+    try:
+        res, _ = run(tmp_path, [sn.node], notbs=True)
+    finally:
+        sn.stop()
+    assert not res.success and res.code == ErrorCode.DOWNLOAD
+    assert res.reason == BackSourceReason.SOURCE_ERROR + 1000
+    assert not (tmp_path / "out" / "f").exists()
+    assert not os.listdir(tmp_path / "out") and not os.listdir(tmp_path / "home" / "data")
+
+
+def test_whole_file_md5_mismatch_fails(tmp_path, cdn):
+    srv, data, wrapped = cdn
+    sn = scripted([cont(*[piece(n, wrapped, srv.port) for n in range(3)]), cont(), cont(), finish(data)],
+                  len(data))
+    try:
+        res, _ = run(tmp_path, [sn.node], notbs=True, md5="0" * 32)
+    finally:
+        sn.stop()
+    assert not res.success and res.reason == BackSourceReason.MD5_NOT_MATCH + 1000
+    assert not os.listdir(tmp_path / "out")
