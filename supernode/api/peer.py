@@ -1,0 +1,135 @@
+"""Dragonfly 1.x legacy peer endpoints (what dfget calls): registry, the pull loop and reports."""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify, request
+
+from dfcommon.errors import DfError
+from supernode.scheduler import PieceErrorReport, PullRequest, RegisterRequest
+
+from .errors import result_info
+from .params import (body_params, check_ip, check_task_id, check_url, parse_headers, parse_root_cas,
+                     query_params)
+
+log = logging.getLogger(__name__)
+STATUSES = (700, 701, 702)
+
+
+def parse_register(p) -> RegisterRequest:
+    pattern = p.str("pattern", default="p2p", max_len=16)
+    if pattern not in ("p2p", "cdn", "source"):
+        raise DfError("INVALID_PARAM", "pattern must be p2p, cdn or source")
+    raw_url = check_url(p.str("rawUrl", required=True))
+    task_url = p.str("taskUrl")
+    if task_url:
+        check_url(task_url, "taskUrl")
+    return RegisterRequest(
+        raw_url=raw_url, task_url=task_url, cid=p.str("cid", required=True, max_len=256),
+        ip=check_ip(p.str("ip", required=True, max_len=64)), host_name=p.str("hostName", required=True, max_len=255),
+        port=p.int("port", required=True, lo=0, hi=65535), path=p.str("path", required=True),
+        version=p.str("version", max_len=64), md5=p.str("md5", max_len=64), identifier=p.str("identifier"),
+        call_system=p.str("callSystem", max_len=128), headers=parse_headers(p.list("headers")),
+        dfdaemon=p.bool("dfdaemon"), insecure=p.bool("insecure"), root_cas=parse_root_cas(p.list("rootCAs")),
+        super_node_ip=p.str("superNodeIp", max_len=64), pattern=pattern)
+
+
+def parse_pull(p) -> PullRequest:
+    status = p.int("status", required=True)
+    if status not in STATUSES:
+        raise DfError("INVALID_PARAM", "status must be 700, 701 or 702")
+    req = PullRequest(task_id=check_task_id(p.str("taskId", required=True)), src_cid=p.str("srcCid", required=True),
+                      status=status, dst_cid=p.str("dstCid"), piece_range=p.str("range", max_len=64),
+                      result=p.int("result", lo=-1000, hi=1000))
+    if status == 701 and req.result in (500, 501, 503) and not req.piece_range:
+        raise DfError("INVALID_PARAM", "range is required with a piece result")
+    return req
+
+
+def host_ip() -> str:
+    """The address the client used to reach us (from the Host header), without the port."""
+    host = request.host or ""
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def create_peer_blueprint(services) -> Blueprint:
+    bp = Blueprint("peer", __name__)
+    manager = services.manager
+    metrics = services.metrics
+
+    @bp.post("/peer/registry")
+    def registry():
+        req = parse_register(body_params(request))
+        if not req.super_node_ip:
+            req.super_node_ip = host_ip()
+        try:
+            data = manager.register(req)
+        except DfError as e:
+            if e.kind.code == "INVALID_PARAM":
+                raise
+            # task-register failures are returned as HTTP 500, as Dragonfly does (dfget moves on)
+            raise DfError(e.kind.code, e.message, http_status=500) from None
+        return result_info(200, data, "success")
+
+    @bp.get("/peer/task")
+    def pull_piece_task():
+        req = parse_pull(query_params(request))
+        try:
+            code, data = manager.pull(req)
+        except DfError as e:
+            if e.kind.code == "INVALID_PARAM":
+                raise
+            return result_info(e.df_code, None, e.message)
+        return result_info(code, data)
+
+    @bp.get("/peer/piece/suc")
+    def piece_success():
+        p = query_params(request)
+        code = manager.piece_success(check_task_id(p.str("taskId", required=True)), p.str("cid", required=True),
+                                     p.str("dstCid"), p.str("pieceRange", required=True, max_len=64))
+        return result_info(code)
+
+    @bp.get("/peer/piece/error")
+    def piece_error():
+        manager.piece_error(parse_piece_error(query_params(request)))
+        return Response(status=200)
+
+    @bp.get("/peer/service/down")
+    def service_down():
+        p = query_params(request)
+        return result_info(manager.service_down(check_task_id(p.str("taskId", required=True)),
+                                                p.str("cid", required=True)))
+
+    @bp.post("/task/metrics")
+    def task_metrics():
+        p = body_params(request)
+        call_system, ip = p.str("callSystem", max_len=128), p.str("IP", max_len=64)
+        duration, length = max(0.0, p.float("duration")), max(0, p.int("fileLength", default=0))
+        reason, success = p.int("backsourceReason", default=0), p.bool("success")
+        if success:
+            metrics.dfget_duration.labels(call_system, ip).observe(duration)
+            metrics.dfget_size.labels(call_system, ip).inc(length)
+        else:
+            metrics.dfget_failed.labels(call_system, ip, str(reason)).inc()
+        metrics.dfget_total.labels(call_system, ip).inc()
+        return jsonify(None)
+
+    @bp.post("/peer/network")
+    def network():
+        return jsonify({})
+
+    @bp.post("/peer/heartbeat")
+    def heartbeat():
+        return jsonify({})
+
+    return bp
+
+
+def parse_piece_error(p, task_id: str | None = None, piece_range: str | None = None) -> PieceErrorReport:
+    return PieceErrorReport(
+        task_id=check_task_id(task_id or p.str("taskId", required=True)),
+        piece_range=piece_range or p.str("range", required=True, max_len=64), src_cid=p.str("srcCid"),
+        dst_cid=p.str("dstCid"), dst_ip=p.str("dstIp", max_len=64), real_md5=p.str("realMd5", max_len=64),
+        expected_md5=p.str("expectedMd5", max_len=128), error_type=p.str("errorType", max_len=64))

@@ -1,0 +1,66 @@
+"""The composition root of the supernode API: ``create_app(config, services=None)``.
+
+Every route is also served under ``/v<version>`` (``/v1.0/peer/registry``), as Dragonfly's
+router registers them; ``/api/v1`` routes live in their own blueprint.
+"""
+from __future__ import annotations
+
+import re
+import time
+
+from flask import Flask, g, request
+
+from supernode.api import create_peer_blueprint, create_system_blueprint, create_v1_blueprint, install_error_handlers
+
+from .services import Services, build_services
+
+_VERSION_PREFIX = re.compile(r"^/v[0-9][0-9.]*(/.*)$")
+
+
+class VersionPrefix:
+    """WSGI middleware: ``/v1.0/<route>`` is served as ``/<route>``."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        m = _VERSION_PREFIX.match(environ.get("PATH_INFO", ""))
+        if m:
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"][:m.start(1)]
+            environ["PATH_INFO"] = m.group(1)
+        return self.app(environ, start_response)
+
+
+def _install_metrics(app: Flask, metrics) -> None:
+    @app.before_request
+    def _start():
+        g.started = time.monotonic()
+
+    @app.after_request
+    def _record(resp):
+        handler = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        metrics.http_requests.labels(str(resp.status_code), handler).inc()
+        metrics.http_duration.labels(handler).observe(time.monotonic() - g.get("started", time.monotonic()))
+        metrics.http_request_size.labels(handler).observe(request.content_length or 0)
+        if resp.content_length is not None:
+            metrics.http_response_size.labels(handler).observe(resp.content_length)
+        return resp
+
+
+def create_app(config, services: Services | None = None, blueprints=()) -> Flask:
+    """Build the API app. ``blueprints`` are extra factories ``f(services) -> Blueprint`` (preheat, webhooks)."""
+    services = services or build_services(config)
+    app = Flask("supernode", static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_size
+    app.json.sort_keys = False
+    app.extensions["services"] = services
+    install_error_handlers(app)
+    _install_metrics(app, services.metrics)
+    for factory in (create_system_blueprint, create_peer_blueprint, create_v1_blueprint, *blueprints):
+        app.register_blueprint(factory(services))
+    app.wsgi_app = VersionPrefix(app.wsgi_app)
+    return app
+
+
+def services_of(app: Flask) -> Services:
+    return app.extensions["services"]

@@ -1,0 +1,199 @@
+"""The task manager: registration, the pull loop (``/peer/task``) and piece reports.
+
+It ties the state, the scheduler and the CDN together; the API blueprints call one method each.
+"""
+from __future__ import annotations
+
+import logging
+
+from dfcommon import pieces
+from dfcommon.errors import DfError
+from supernode.cdn.types import FAILED, RUNNING, SOURCE_ERROR, SUCCESS, WAITING, Cdn
+
+from . import progress as P
+from .requests import (RESULT_FAIL, RESULT_SEMISUC, RESULT_SUC, TASK_FINISHED, TASK_RUNNING, TASK_STARTED,
+                       PieceErrorReport, PullRequest, RegisterRequest)
+from .scheduler import SUPERNODE, Assignment, Scheduler
+from .state import SchedulerState
+from .tasks import DF_FAILED, DF_RUNNING, DF_SUCCESS, DfgetTask, Task, new_task
+
+log = logging.getLogger(__name__)
+CODE_FINISH, CODE_CONTINUE, CODE_WAIT, CODE_PIECE_REPORT, CODE_PEER_DOWN = 600, 601, 602, 611, 612
+_RESULTS = {RESULT_SUC: P.SUCCESS, RESULT_FAIL: P.FAILED, RESULT_SEMISUC: P.SEMISUC}
+
+
+class TaskManager:
+    def __init__(self, config, state: SchedulerState, scheduler: Scheduler, cdn: Cdn, piece_errors=None):
+        self.config = config
+        self.state = state
+        self.scheduler = scheduler
+        self.cdn = cdn
+        self.piece_errors = piece_errors
+
+    # --- /peer/registry -------------------------------------------------------------------------
+    def register(self, req: RegisterRequest) -> dict:
+        st = self.state
+        if st.is_super_cid(req.cid):
+            raise DfError("INVALID_PARAM", "cid uses the supernode's reserved prefix")
+        candidate = new_task(req.raw_url, req.task_url, req.md5, req.identifier, req.headers, st.clock)
+        candidate.insecure, candidate.root_cas = req.insecure, list(req.root_cas)
+        existing = st.tasks.get(candidate.id)
+        if existing is not None and not existing.same_identity(candidate):
+            raise DfError("TASK_CONFLICT", f"task id {candidate.id} already used by another url/md5/identifier")
+        length = -1
+        if existing is None or existing.source_length == 0:
+            info = self.cdn.probe(candidate.source_request())          # may raise 607 / 608 / 610
+            length = info.length if info.length is not None else -1
+        with st.lock:
+            task, created = st.tasks.add_or_get(candidate)
+            if created:
+                st.new_task(task)
+            if task.source_length == 0:
+                task.source_length = length
+                task.piece_size = pieces.compute_piece_size(length if length >= 0 else None)
+                task.piece_total = pieces.piece_total(length, task.piece_size) if length >= 0 else -1
+            # the latest register's headers and TLS settings are used against the source
+            task.headers, task.insecure, task.root_cas = list(req.headers), req.insecure, list(req.root_cas)
+            peer = st.peers.register(req.ip, req.host_name, req.port, req.version, req.pattern == "cdn")
+            st.add_dfget_task(DfgetTask(cid=req.cid, task_id=task.id, peer_id=peer.id, path=req.path,
+                                        call_system=req.call_system, dfdaemon=req.dfdaemon,
+                                        super_node_ip=req.super_node_ip, created=st.clock()))
+            trigger = task.cdn_status in (WAITING, FAILED, SOURCE_ERROR)
+            if trigger:
+                st.set_cdn_status(task, RUNNING)
+                st.progress.init_task(task.id, reset=True)
+        log.info("registered task=%s peer=%s cid=%s new_task=%s", task.id, peer.id, req.cid, created)
+        if trigger:
+            self._trigger(task)
+        return {"taskId": task.id, "fileLength": task.source_length, "pieceSize": task.piece_size,
+                "cdnSource": "source" if self.config.cdn_pattern == "source" else "supernode"}
+
+    def _trigger(self, task: Task) -> None:
+        try:
+            self.cdn.trigger(task.source_request(), task.piece_size, task.source_length)
+        except Exception as e:          # the CDN could not even start: the task fails, the peer goes elsewhere
+            log.exception("cdn trigger failed task=%s", task.id)
+            with self.state.lock:
+                self.state.set_cdn_status(task, FAILED, str(e))
+            raise DfError("INTERNAL", f"failed to trigger the cdn for task {task.id}") from None
+
+    # --- /peer/task -----------------------------------------------------------------------------
+    def pull(self, req: PullRequest) -> tuple[int, object]:
+        """Return (result code, data) for the ResultInfo envelope."""
+        st = self.state
+        with st.lock:
+            dt = st.dfget_tasks.require(req.src_cid, req.task_id)
+            task = st.tasks.require(req.task_id)
+            st.tasks.touch(task.id)
+            if req.status == TASK_STARTED:
+                st.set_dfget_status(dt, DF_RUNNING)
+            elif req.status == TASK_RUNNING:
+                self._apply_result(dt, req)
+            elif req.status == TASK_FINISHED:
+                st.set_dfget_status(dt, DF_SUCCESS if req.result == RESULT_SUC else DF_FAILED)
+                return CODE_FINISH, None
+            else:
+                raise DfError("INVALID_PARAM", f"unknown status {req.status}")
+            return self._next(task, dt)
+
+    def _apply_result(self, dt: DfgetTask, req: PullRequest) -> None:
+        status = _RESULTS.get(req.result)
+        if status is None:                  # INVALID (502) or no result: nothing to apply, just schedule
+            return
+        piece = _piece_num(req.piece_range)
+        self.state.progress.update(dt.cid, dt.peer_id, self._dst_pid(req.dst_cid, dt.task_id), piece, status)
+
+    def _dst_pid(self, dst_cid: str, task_id: str) -> str | None:
+        if not dst_cid or self.state.is_super_cid(dst_cid):
+            return SUPERNODE
+        dst = self.state.dfget_tasks.get(dst_cid, task_id)
+        return dst.peer_id if dst else None
+
+    def _next(self, task: Task, dt: DfgetTask) -> tuple[int, object]:
+        st = self.state
+        if task.cdn_status in (FAILED, SOURCE_ERROR):
+            raise DfError("CDN_FAILED", f"cdn failed for task {task.id}: {task.cdn_reason or task.cdn_status}")
+        if task.cdn_status == WAITING:
+            return CODE_WAIT, None
+        if task.cdn_status == SUCCESS and len(st.progress.success_pieces(dt.cid)) >= task.piece_total:
+            st.set_dfget_status(dt, DF_SUCCESS)
+            peer = st.peers.get(dt.peer_id)
+            if peer is not None and peer.cdn_pattern:
+                st.peers.mark_down(peer.id)
+            return CODE_FINISH, {"md5": task.real_md5, "fileLength": task.file_length}
+        started = st.clock()
+        result = self.scheduler.schedule(task.id, dt.cid, dt.peer_id)
+        peer = st.peers.get(dt.peer_id)
+        st.metrics.schedule_duration.labels(peer.ip if peer else "").observe((st.clock() - started) * 1000)
+        if result.busy:
+            return CODE_CONTINUE, []
+        if result.wait:
+            return CODE_WAIT, None
+        infos = [info for info in (self._piece_info(task, dt, a) for a in result.assignments) if info]
+        return (CODE_CONTINUE, infos) if infos else (CODE_WAIT, None)
+
+    def _piece_info(self, task: Task, dt: DfgetTask, a: Assignment) -> dict | None:
+        st = self.state
+        ps = task.piece_size
+        if a.dst_pid == SUPERNODE:
+            cid, ip, port = st.super_cid(task.id), self.config.advertise_ip or dt.super_node_ip, self.config.download_port
+            path = self.cdn.piece_path(task.id, task.raw_url)
+        else:
+            peer, cid = st.peers.get(a.dst_pid), st.dfget_tasks.cid_of(a.dst_pid, task.id)
+            src = st.dfget_tasks.get(cid, task.id) if cid else None
+            if peer is None or src is None:
+                st.progress.update(dt.cid, dt.peer_id, a.dst_pid, a.piece, P.WAITING)    # give the piece back
+                return None
+            ip, port, path = peer.ip, peer.port, src.path
+        start, end = a.piece * ps, a.piece * ps + ps - 1
+        if self.config.cdn_pattern == "source" and task.source_length > 0:
+            end = min(end, task.source_length - 1)          # raw source ranges, no wrapping
+        md5 = st.progress.piece_md5(task.id, a.piece) or self.cdn.piece_md5(task.id, a.piece) or ""
+        return {"range": f"{start}-{end}", "pieceNum": a.piece, "pieceSize": ps, "pieceMd5": md5, "cid": cid,
+                "peerIp": ip, "peerPort": port, "path": path, "downLink": 0}
+
+    # --- reports --------------------------------------------------------------------------------
+    def piece_success(self, task_id: str, cid: str, dst_cid: str, piece_range: str) -> int:
+        st = self.state
+        piece = _piece_num(piece_range)
+        with st.lock:
+            dt = st.dfget_tasks.require(cid, task_id)
+            st.tasks.touch(task_id)
+            dst = self._dst_pid(dst_cid, task_id)
+            if dst == SUPERNODE:
+                start, end = pieces.parse_range(piece_range)
+                st.metrics.pieces_downloaded_size.inc(end - start + 1)
+            st.metrics.pieces_reported.labels("supernode" if dst == SUPERNODE else "peer").inc()
+            st.progress.update(dt.cid, dt.peer_id, dst, piece, P.SUCCESS)
+        return CODE_PIECE_REPORT
+
+    def service_down(self, task_id: str, cid: str) -> int:
+        with self.state.lock:
+            dt = self.state.dfget_tasks.require(cid, task_id)
+            self.state.peers.mark_down(dt.peer_id)
+        log.info("service down task=%s cid=%s peer=%s", task_id, cid, dt.peer_id)
+        return CODE_PEER_DOWN
+
+    def piece_error(self, rep: PieceErrorReport) -> bool:
+        """Queue a check of the supernode's copy when the failing source was the supernode."""
+        piece = _piece_num(rep.piece_range)
+        log.warning("piece error task=%s piece=%d src=%s dst=%s type=%s", rep.task_id, piece, rep.src_cid,
+                    rep.dst_cid, rep.error_type)
+        if not self.state.is_super_cid(rep.dst_cid) or self.state.tasks.get(rep.task_id) is None:
+            return False
+        if self.piece_errors is None:
+            return False
+        return self.piece_errors.submit(rep.task_id, piece, rep.expected_md5)
+
+    def delete_task(self, task_id: str, full: bool = False) -> bool:
+        task = self.state.drop_task(task_id)
+        if task is not None:
+            self.cdn.delete(task_id, full)
+        return task is not None
+
+
+def _piece_num(piece_range: str) -> int:
+    try:
+        return pieces.piece_num_of_range(piece_range)
+    except (ValueError, ZeroDivisionError):
+        raise DfError("INVALID_PARAM", f"invalid piece range {piece_range!r}") from None

@@ -1,0 +1,85 @@
+"""Peers: one record per dfget run (peer id ``<hostName>-<ip>-<unixNano>``) plus its service state."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from dfcommon.errors import DfError
+
+
+@dataclass
+class Peer:
+    id: str
+    ip: str
+    host_name: str
+    port: int
+    version: str = ""
+    cdn_pattern: bool = False          # never used as a source (pattern=cdn or upload port 0)
+    created: float = field(default_factory=time.time)
+    service_down_time: float = 0.0     # > 0 once the peer said it stopped serving
+
+    def to_json(self) -> dict:
+        return {"ID": self.id, "IP": self.ip, "hostName": self.host_name, "port": self.port,
+                "version": self.version, "created": _rfc3339(self.created),
+                "serviceDown": self.service_down_time > 0}
+
+
+def _rfc3339(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+class PeerRegistry:
+    """In-memory peer records. Every dfget run registers a new peer."""
+
+    def __init__(self, clock=time.time, metrics=None):
+        self._clock = clock
+        self._metrics = metrics
+        self._peers: dict[str, Peer] = {}
+        self._lock = threading.Lock()
+        self._last_nano = 0
+
+    def register(self, ip: str, host_name: str, port: int, version: str = "", cdn_pattern: bool = False) -> Peer:
+        with self._lock:
+            nano = max(time.time_ns(), self._last_nano + 1)     # unique even within one clock tick
+            self._last_nano = nano
+            peer = Peer(id=f"{host_name}-{ip}-{nano}", ip=ip, host_name=host_name, port=int(port),
+                        version=version, cdn_pattern=cdn_pattern or int(port) == 0, created=self._clock())
+            self._peers[peer.id] = peer
+        if self._metrics is not None:
+            self._metrics.peers.labels(ip).inc()
+        return peer
+
+    def get(self, peer_id: str) -> Peer | None:
+        return self._peers.get(peer_id)
+
+    def require(self, peer_id: str) -> Peer:
+        peer = self._peers.get(peer_id)
+        if peer is None:
+            raise DfError("NOT_FOUND", f"peer {peer_id} not found")
+        return peer
+
+    def list(self) -> list[Peer]:
+        return list(self._peers.values())
+
+    def mark_down(self, peer_id: str) -> bool:
+        peer = self._peers.get(peer_id)
+        if peer is None:
+            return False
+        if not peer.service_down_time:
+            peer.service_down_time = self._clock()
+        return True
+
+    def delete(self, peer_id: str) -> Peer | None:
+        with self._lock:
+            peer = self._peers.pop(peer_id, None)
+        if peer is not None and self._metrics is not None:
+            self._metrics.peers.labels(peer.ip).dec()
+        return peer
+
+    def down_before(self, deadline: float) -> list[str]:
+        """Ids of peers whose service went down before ``deadline``."""
+        return [p.id for p in list(self._peers.values()) if 0 < p.service_down_time < deadline]
+
+    def __len__(self):
+        return len(self._peers)

@@ -1,0 +1,241 @@
+"""Piece progress of the supernode's scheduler.
+
+Per task: the supernode's (CDN) piece bitset and md5s, the holders of each piece (peers that
+reported it written, never the supernode), pieces in flight and the supernode's load. Per
+client (cid): a bitset and the running pieces (piece -> source peer). Per peer: producer load
+and error counts. Blacklist: ``src peer -> {dst peer: failures}``.
+
+Not locked itself: the task manager serialises every call.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+# piece status codes (Dragonfly's PieceStatus)
+SEMISUC, WAITING, RUNNING, SUCCESS, FAILED = -3, -1, 0, 1, 2
+SUPERLOAD_RESET_AFTER = 30.0     # a supernode load unchanged this long is reset (lost reports)
+
+
+class PieceBitset:
+    """8 bits per piece, bit ``status`` set for the piece's status; SUCCESS, once set, never changes."""
+
+    def __init__(self):
+        self._bytes = bytearray()
+
+    def set(self, piece: int, status: int) -> bool:
+        """Apply ``status``; False when the piece was already SUCCESS (nothing changed)."""
+        if piece < 0:
+            raise ValueError("negative piece number")
+        if self.has(piece, SUCCESS):
+            return False
+        if piece >= len(self._bytes):
+            self._bytes.extend(b"\0" * (piece + 1 - len(self._bytes)))
+        if status == SEMISUC:
+            status = SUCCESS
+        self._bytes[piece] = 0 if status == WAITING else (1 << status)
+        return True
+
+    def has(self, piece: int, status: int) -> bool:
+        return 0 <= piece < len(self._bytes) and bool(self._bytes[piece] & (1 << status))
+
+    def pieces(self, status: int) -> list[int]:
+        bit = 1 << status
+        return [i for i, b in enumerate(self._bytes) if b & bit]
+
+    def count(self, status: int) -> int:
+        bit = 1 << status
+        return sum(1 for b in self._bytes if b & bit)
+
+
+@dataclass
+class TaskProgress:
+    sn: PieceBitset = field(default_factory=PieceBitset)
+    md5s: dict[int, str] = field(default_factory=dict)
+    holders: dict[int, set[str]] = field(default_factory=dict)
+    in_flight: dict[int, int] = field(default_factory=dict)
+    superload: int = 0
+    superload_changed: float = 0.0
+
+
+@dataclass
+class ClientProgress:
+    task_id: str
+    peer_id: str
+    bits: PieceBitset = field(default_factory=PieceBitset)
+    running: dict[int, str] = field(default_factory=dict)     # piece -> source peer id ("" = supernode)
+
+
+@dataclass
+class PeerState:
+    producer_load: int = 0
+    client_error_count: int = 0
+    service_error_count: int = 0
+
+
+class ProgressStore:
+    def __init__(self, clock=time.monotonic):
+        self._clock = clock
+        self.tasks: dict[str, TaskProgress] = {}
+        self.clients: dict[str, ClientProgress] = {}
+        self.peers: dict[str, PeerState] = {}
+        self.blacklist: dict[str, dict[str, int]] = {}
+
+    # --- supernode side -------------------------------------------------------------------
+    def init_task(self, task_id: str, reset: bool = False) -> TaskProgress:
+        tp = self.tasks.get(task_id)
+        if tp is None or reset:
+            old = tp
+            tp = self.tasks[task_id] = TaskProgress()
+            if old is not None:          # keep what peers hold and what is in flight
+                tp.holders, tp.in_flight, tp.superload = old.holders, old.in_flight, old.superload
+        return tp
+
+    def sn_piece(self, task_id: str, piece: int, md5: str) -> None:
+        tp = self.init_task(task_id)
+        tp.sn.set(piece, SUCCESS)
+        tp.md5s[piece] = md5
+
+    def piece_md5(self, task_id: str, piece: int) -> str | None:
+        tp = self.tasks.get(task_id)
+        return tp.md5s.get(piece) if tp else None
+
+    def sn_count(self, task_id: str) -> int:
+        tp = self.tasks.get(task_id)
+        return tp.sn.count(SUCCESS) if tp else 0
+
+    def superload(self, task_id: str) -> int:
+        tp = self.tasks.get(task_id)
+        if tp is None:
+            return 0
+        if tp.superload and self._clock() - tp.superload_changed > SUPERLOAD_RESET_AFTER:
+            tp.superload = 0
+        return tp.superload
+
+    def holders(self, task_id: str, piece: int) -> set[str]:
+        tp = self.tasks.get(task_id)
+        return tp.holders.get(piece, set()) if tp else set()
+
+    def in_flight(self, task_id: str, piece: int) -> int:
+        tp = self.tasks.get(task_id)
+        return tp.in_flight.get(piece, 0) if tp else 0
+
+    def drop_holder(self, task_id: str, piece: int, peer_id: str) -> None:
+        self.holders(task_id, piece).discard(peer_id)
+
+    # --- client side ----------------------------------------------------------------------
+    def init_client(self, task_id: str, cid: str, peer_id: str) -> ClientProgress:
+        self.delete_client(cid)
+        cp = self.clients[cid] = ClientProgress(task_id, peer_id)
+        self.peers.setdefault(peer_id, PeerState())
+        self.init_task(task_id)
+        return cp
+
+    def init_peer(self, peer_id: str) -> PeerState:
+        return self.peers.setdefault(peer_id, PeerState())
+
+    def client(self, cid: str) -> ClientProgress | None:
+        return self.clients.get(cid)
+
+    def peer(self, peer_id: str) -> PeerState | None:
+        return self.peers.get(peer_id)
+
+    def success_pieces(self, cid: str) -> list[int]:
+        cp = self.clients.get(cid)
+        return cp.bits.pieces(SUCCESS) if cp else []
+
+    def available(self, task_id: str, cid: str) -> list[int]:
+        """Pieces the supernode has that the client neither has nor is fetching."""
+        tp, cp = self.tasks.get(task_id), self.clients.get(cid)
+        if tp is None or cp is None:
+            return []
+        return [p for p in tp.sn.pieces(SUCCESS) if not cp.bits.has(p, SUCCESS) and p not in cp.running]
+
+    def start_piece(self, cid: str, piece: int, dst_pid: str) -> None:
+        """The client starts fetching ``piece`` from ``dst_pid`` ("" = the supernode)."""
+        cp = self.clients[cid]
+        tp = self.init_task(cp.task_id)
+        cp.bits.set(piece, RUNNING)
+        cp.running[piece] = dst_pid
+        tp.in_flight[piece] = tp.in_flight.get(piece, 0) + 1
+        if dst_pid:
+            self.peers.setdefault(dst_pid, PeerState()).producer_load += 1
+        else:
+            tp.superload += 1
+            tp.superload_changed = self._clock()
+
+    def _release(self, cp: ClientProgress, piece: int) -> str | None:
+        if piece not in cp.running:
+            return None
+        dst = cp.running.pop(piece)
+        tp = self.tasks.get(cp.task_id)
+        if tp is not None:
+            n = tp.in_flight.get(piece, 0) - 1
+            if n > 0:
+                tp.in_flight[piece] = n
+            else:
+                tp.in_flight.pop(piece, None)
+            if not dst and tp.superload > 0:
+                tp.superload -= 1
+                tp.superload_changed = self._clock()
+        if dst and dst in self.peers:
+            ps = self.peers[dst]
+            ps.producer_load = max(0, ps.producer_load - 1)
+        return dst
+
+    def update(self, cid: str, src_pid: str, dst_pid: str, piece: int, status: int) -> bool:
+        """Apply a piece result reported by client ``cid`` (peer ``src_pid``) about source ``dst_pid``
+        ("" = supernode). Returns False when nothing changed (the piece was already a success)."""
+        cp = self.clients.get(cid)
+        if cp is None:
+            return False
+        if status == FAILED and piece not in cp.running:
+            return False                            # a repeated report (dfget re-sends it while told to wait)
+        if status == SUCCESS:                       # written to disk: servable to others
+            self.init_task(cp.task_id).holders.setdefault(piece, set()).add(src_pid)
+        if status != RUNNING:
+            self._release(cp, piece)
+        if not cp.bits.set(piece, status):
+            return False
+        if not src_pid or not dst_pid or src_pid == dst_pid:
+            return True
+        src, dst = self.peers.get(src_pid), self.peers.get(dst_pid)
+        if status in (SUCCESS, SEMISUC):
+            if src:
+                src.client_error_count = 0
+            if dst:
+                dst.service_error_count = 0
+        elif status == FAILED:
+            bl = self.blacklist.setdefault(src_pid, {})
+            bl[dst_pid] = bl.get(dst_pid, 0) + 1
+            if src:
+                src.client_error_count += 1
+            if dst:
+                dst.service_error_count += 1
+        return True
+
+    def blacklisted(self, src_pid: str, dst_pid: str) -> bool:
+        return self.blacklist.get(src_pid, {}).get(dst_pid, 0) > 0
+
+    # --- removal --------------------------------------------------------------------------
+    def delete_client(self, cid: str) -> None:
+        cp = self.clients.get(cid)
+        if cp is None:
+            return
+        for piece in list(cp.running):
+            self._release(cp, piece)
+        del self.clients[cid]
+
+    def delete_task(self, task_id: str) -> None:
+        self.tasks.pop(task_id, None)
+        for cid in [c for c, cp in self.clients.items() if cp.task_id == task_id]:
+            del self.clients[cid]
+
+    def delete_peer(self, peer_id: str) -> None:
+        self.peers.pop(peer_id, None)
+        self.blacklist.pop(peer_id, None)
+        for bl in self.blacklist.values():
+            bl.pop(peer_id, None)
+        for tp in self.tasks.values():
+            for hs in tp.holders.values():
+                hs.discard(peer_id)

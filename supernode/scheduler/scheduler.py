@@ -1,0 +1,105 @@
+"""The schedule step: which pieces a client fetches next, and from whom.
+
+Dragonfly 1.x's rules (supernode/daemon/mgr/scheduler), tuned so the supernode's uplink is
+spent once per piece: a peer holding the piece is preferred to the supernode and the least
+loaded such peer is chosen; the supernode serves at most ``peer_down_limit`` pieces of a task
+at a time, so later clients take pieces from earlier ones instead of waiting on it.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+
+from .peers import PeerRegistry
+from .policy import PiecePolicy, PieceView
+from .progress import ProgressStore
+
+log = logging.getLogger(__name__)
+SUPERNODE = ""        # the source id of the supernode in running/progress records
+
+
+@dataclass(frozen=True)
+class Limits:
+    peer_up_limit: int = 5          # pieces a peer serves at once
+    peer_down_limit: int = 4        # pieces a client fetches at once; also the supernode's cap per task
+    elimination_limit: int = 5      # serving failures before a peer is dropped as a source
+    failure_count_limit: int = 5    # fetching failures before a client is sent to the supernode only
+
+    @classmethod
+    def from_config(cls, config) -> "Limits":
+        return cls(config.peer_up_limit, config.peer_down_limit, config.elimination_limit, config.failure_count_limit)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    piece: int
+    dst_pid: str                    # SUPERNODE ("") or a peer id
+
+
+@dataclass
+class ScheduleResult:
+    assignments: list[Assignment]
+    busy: bool = False              # the client already runs peer_down_limit pieces (reply 601 with no data)
+    wait: bool = False              # nothing to hand out now (reply 602)
+
+
+class Scheduler:
+    def __init__(self, progress: ProgressStore, peers: PeerRegistry, policy: PiecePolicy, limits: Limits,
+                 rng: random.Random | None = None):
+        self.progress = progress
+        self.peers = peers
+        self.policy = policy
+        self.limits = limits
+        self.rng = rng or random.Random()
+
+    def schedule(self, task_id: str, cid: str, peer_id: str) -> ScheduleResult:
+        pr = self.progress
+        client = pr.client(cid)
+        if client is None:
+            return ScheduleResult([], wait=True)
+        available = pr.available(task_id, cid)
+        if not available:
+            return ScheduleResult([], wait=True)
+        running = len(client.running)
+        if running >= self.limits.peer_down_limit:
+            return ScheduleResult([], busy=True)
+        view = PieceView(holders=lambda p: len(self._live_holders(task_id, p, peer_id)),
+                         in_flight=lambda p: pr.in_flight(task_id, p), running=list(client.running))
+        state = pr.peer(peer_id)
+        sn_only = state is not None and state.client_error_count > self.limits.failure_count_limit
+        out: list[Assignment] = []
+        for piece in self.policy.order(available, view, self.rng):
+            dst = SUPERNODE if sn_only else self._pick_holder(task_id, piece, peer_id)
+            if dst == SUPERNODE and pr.superload(task_id) + 1 > self.limits.peer_down_limit:
+                continue                      # the supernode already serves its share of this task
+            pr.start_piece(cid, piece, dst)
+            out.append(Assignment(piece, dst))
+            running += 1
+            if running >= self.limits.peer_down_limit:
+                break
+        return ScheduleResult(out, wait=not out)
+
+    def _live_holders(self, task_id: str, piece: int, requester: str) -> list[str]:
+        """Holders that can serve; dead ones (unknown, service down, eliminated) are dropped for good."""
+        live = []
+        for pid in list(self.progress.holders(task_id, piece)):
+            peer, state = self.peers.get(pid), self.progress.peer(pid)
+            if peer is None or state is None or peer.service_down_time > 0 \
+                    or state.service_error_count >= self.limits.elimination_limit:
+                self.progress.drop_holder(task_id, piece, pid)
+                continue
+            if pid == requester or peer.cdn_pattern or self.progress.blacklisted(requester, pid):
+                continue
+            live.append(pid)
+        return live
+
+    def _pick_holder(self, task_id: str, piece: int, requester: str) -> str:
+        best, best_load = SUPERNODE, None
+        for pid in self._live_holders(task_id, piece, requester):
+            load = self.progress.peer(pid).producer_load
+            if load + 1 > self.limits.peer_up_limit:
+                continue
+            if best_load is None or load < best_load or (load == best_load and self.rng.random() < 0.5):
+                best, best_load = pid, load
+        return best

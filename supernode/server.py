@@ -1,0 +1,73 @@
+"""Run a supernode: the API on ``port`` and the piece server on ``download_port`` (both gevent.pywsgi),
+plus the GC loops; a clean stop on SIGINT/SIGTERM.
+
+Call :func:`supernode.wsgi.patch` before importing this module in a process entry point.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from gevent.pywsgi import WSGIServer
+
+from supernode.app import create_app
+from supernode.gc import GarbageCollector
+from supernode.piece_server import create_piece_server
+from supernode.services import Services, build_services
+
+log = logging.getLogger(__name__)
+
+
+class _AccessLog:
+    """gevent's access log through logging (debug level), one line per request."""
+
+    def write(self, line: str) -> None:
+        log.debug("access %s", line.rstrip())
+
+
+class SupernodeServer:
+    def __init__(self, config, services: Services | None = None):
+        self.config = config
+        self.services = services or build_services(config)
+        self.app = create_app(config, self.services)
+        self.piece_app = create_piece_server(self.services.storage, self.services.metrics)
+        self.gc = GarbageCollector(config, self.services)
+        self._servers: list[WSGIServer] = []
+        self._stopped = threading.Event()
+
+    @property
+    def port(self) -> int:
+        return self._servers[0].server_port if self._servers else self.config.port
+
+    @property
+    def download_port(self) -> int:
+        return self._servers[1].server_port if len(self._servers) > 1 else self.config.download_port
+
+    def start(self) -> None:
+        host = self.config.listen_ip
+        for port, app in ((self.config.port, self.app), (self.config.download_port, self.piece_app)):
+            server = WSGIServer((host, port), app, log=_AccessLog(), error_log=_AccessLog())
+            server.start()
+            self._servers.append(server)
+        self.gc.start()
+        log.info("supernode listening api=%s:%d pieces=%s:%d", host, self.port, host, self.download_port)
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        for server in self._servers:
+            server.stop(timeout=2)
+        self.gc.stop()
+        self.services.close()
+        log.info("supernode stopped")
+
+    def serve_forever(self) -> None:
+        """Start, then block until SIGINT/SIGTERM (or :meth:`stop`)."""
+        import gevent
+        self.start()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            gevent.signal_handler(sig, lambda: gevent.spawn(self.stop))
+        while not self._stopped.is_set():
+            gevent.sleep(0.2)

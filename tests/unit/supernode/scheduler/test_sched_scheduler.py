@@ -1,0 +1,139 @@
+import random
+
+import pytest
+
+from supernode.scheduler import Limits, PeerRegistry, ProgressStore, Scheduler, create_policy
+from supernode.scheduler.progress import FAILED, SUCCESS
+from supernode.scheduler.scheduler import SUPERNODE
+
+
+class World:
+    """Scheduler state driven directly: CDN pieces appear, clients register and report."""
+
+    def __init__(self, pieces=10, limits=Limits(), policy="rarest-first"):
+        self.progress = ProgressStore()
+        self.peers = PeerRegistry()
+        self.sched = Scheduler(self.progress, self.peers, create_policy(policy), limits, random.Random(7))
+        for n in range(pieces):
+            self.progress.sn_piece("t", n, f"m{n}:9")
+        self.pid = {}
+
+    def client(self, name, cdn_pattern=False):
+        peer = self.peers.register("10.0.0.%d" % (len(self.pid) + 1), name, 0 if cdn_pattern else 15001)
+        self.pid[name] = peer.id
+        self.progress.init_client("t", name, peer.id)
+        return peer.id
+
+    def schedule(self, name):
+        return self.sched.schedule("t", name, self.pid[name])
+
+    def holds(self, name, *pieces):
+        for p in pieces:
+            self.progress.update(name, self.pid[name], SUPERNODE, p, SUCCESS)
+
+
+def test_first_schedule_takes_limit_pieces_from_the_supernode():
+    w = World()
+    w.client("a")
+    r = w.schedule("a")
+    assert len(r.assignments) == 4 and all(a.dst_pid == SUPERNODE for a in r.assignments)
+    assert w.progress.superload("t") == 4
+    assert w.schedule("a").busy                          # running == peer_down_limit -> 601, no data
+
+
+def test_supernode_cap_per_task_sends_later_clients_to_peers():
+    w = World()
+    w.client("a"), w.client("b"), w.client("c")
+    first = w.schedule("a")
+    assert w.schedule("b").wait                          # the supernode serves 4 pieces of this task at most
+    for a in first.assignments:
+        w.holds("a", a.piece)
+    got_b = w.schedule("b").assignments                  # the supernode sends new pieces, never a copy
+    assert all(x.dst_pid == SUPERNODE for x in got_b)
+    assert not {x.piece for x in got_b} & {a.piece for a in first.assignments}
+    got_c = w.schedule("c").assignments                  # supernode busy: "c" takes what "a" holds from "a"
+    assert len(got_c) == 4 and all(x.dst_pid == w.pid["a"] for x in got_c)
+    assert {x.piece for x in got_c} == {a.piece for a in first.assignments}
+
+
+def test_different_clients_get_different_pieces_first():
+    w = World(pieces=8, limits=Limits(peer_down_limit=2))
+    w.client("a"), w.client("b")
+    pa = {x.piece for x in w.schedule("a").assignments}
+    w.progress.tasks["t"].superload = 0                  # let the supernode serve again for this check
+    pb = {x.piece for x in w.schedule("b").assignments}
+    assert len(pa) == len(pb) == 2 and not pa & pb
+
+
+def test_peer_holding_the_piece_is_preferred_and_up_limit_respected():
+    w = World(pieces=4, limits=Limits(peer_up_limit=1, peer_down_limit=4))
+    w.client("a"), w.client("b"), w.client("c")
+    w.holds("a", 0, 1, 2, 3)
+    rb = w.schedule("b").assignments
+    assert sum(1 for x in rb if x.dst_pid == w.pid["a"]) == 1          # "a" serves one piece at a time
+    assert sum(1 for x in rb if x.dst_pid == SUPERNODE) == 3
+
+
+def test_blacklist_after_one_failure():
+    w = World(pieces=1)
+    w.client("a"), w.client("b")
+    w.holds("a", 0)
+    (x,) = w.schedule("b").assignments
+    assert x.dst_pid == w.pid["a"]
+    w.progress.update("b", w.pid["b"], w.pid["a"], 0, FAILED)
+    (y,) = w.schedule("b").assignments
+    assert y.dst_pid == SUPERNODE
+
+
+def test_service_down_and_eliminated_holders_are_dropped():
+    w = World(pieces=2)
+    w.client("a"), w.client("b"), w.client("c")
+    w.holds("a", 0)
+    w.holds("c", 1)
+    w.peers.mark_down(w.pid["a"])
+    w.progress.peer(w.pid["c"]).service_error_count = 5
+    got = w.schedule("b").assignments
+    assert all(x.dst_pid == SUPERNODE for x in got)
+    assert w.pid["a"] not in w.progress.holders("t", 0) and w.pid["c"] not in w.progress.holders("t", 1)
+
+
+def test_cdn_pattern_peers_are_never_sources():
+    w = World(pieces=1)
+    w.client("a", cdn_pattern=True), w.client("b")
+    w.holds("a", 0)
+    assert w.schedule("b").assignments[0].dst_pid == SUPERNODE
+
+
+def test_client_over_failure_limit_uses_only_the_supernode():
+    w = World(pieces=2, limits=Limits(failure_count_limit=1))
+    w.client("a"), w.client("b")
+    w.holds("a", 0, 1)
+    w.progress.peer(w.pid["b"]).client_error_count = 2
+    assert all(x.dst_pid == SUPERNODE for x in w.schedule("b").assignments)
+
+
+def test_nothing_available_is_wait():
+    w = World(pieces=0)
+    w.client("a")
+    assert w.schedule("a").wait
+
+
+@pytest.mark.parametrize("policy", ["rarest-first", "dragonfly", "sequential"])
+def test_a_swarm_completes_with_the_supernode_sending_about_one_copy(policy):
+    """Drive 6 clients to completion; with rarest-first the supernode sends few duplicate pieces."""
+    pieces = 24
+    w = World(pieces=pieces, policy=policy)
+    names = [f"n{i}" for i in range(6)]
+    for n in names:
+        w.client(n)
+    sn_sent = 0
+    for _ in range(500):
+        for n in names:
+            for a in w.schedule(n).assignments:
+                sn_sent += a.dst_pid == SUPERNODE
+                w.progress.update(n, w.pid[n], a.dst_pid, a.piece, SUCCESS)
+        if all(len(w.progress.success_pieces(n)) == pieces for n in names):
+            break
+    assert all(len(w.progress.success_pieces(n)) == pieces for n in names)
+    if policy == "rarest-first":
+        assert sn_sent <= pieces * 1.5
