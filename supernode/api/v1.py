@@ -15,6 +15,16 @@ def create_v1_blueprint(services) -> Blueprint:
     bp = Blueprint("v1", __name__, url_prefix="/api/v1")
     state, manager = services.state, services.manager
 
+    def _peer_json(peer) -> dict:
+        doc = peer.to_json()
+        with state.lock:
+            # peers this one refuses to fetch from after a failure (bad bytes, refused connections)
+            doc["blacklist"] = dict(state.progress.blacklist.get(peer.id, {}))
+            load = state.progress.peers.get(peer.id)
+            doc["clientErrorCount"] = load.client_error_count if load else 0
+            doc["serviceErrorCount"] = load.service_error_count if load else 0
+        return doc
+
     def _peer_id(peer_id: str) -> str:
         if not peer_id or len(peer_id) > MAX_PEER_ID:
             raise DfError("INVALID_PARAM", "invalid peer id")
@@ -32,11 +42,11 @@ def create_v1_blueprint(services) -> Blueprint:
 
     @bp.get("/peers")
     def list_peers():
-        return jsonify([p.to_json() for p in state.peers.list()])
+        return jsonify([_peer_json(p) for p in state.peers.list()])
 
     @bp.get("/peers/<peer_id>")
     def get_peer(peer_id):
-        return jsonify(state.peers.require(_peer_id(peer_id)).to_json())
+        return jsonify(_peer_json(state.peers.require(_peer_id(peer_id))))
 
     @bp.delete("/peers/<peer_id>")
     def delete_peer(peer_id):

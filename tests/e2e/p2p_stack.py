@@ -101,9 +101,40 @@ def upload_server_port(home: str) -> int:
         return 0
 
 
+def upload_server_pids(home: str) -> list[int]:
+    """PIDs of `dfget server` processes (python -m dfdaemon.upload) serving this work home."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if "dfdaemon.upload" in argv and "--home" in argv:
+            i = argv.index("--home")
+            if i + 1 < len(argv) and os.path.abspath(argv[i + 1]) == os.path.abspath(home):
+                pids.append(int(entry))
+    return pids
+
+
+def kill_upload_server(home: str, sig=signal.SIGKILL) -> int:
+    pids = upload_server_pids(home)
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+    return len(pids)
+
+
 def stop_upload_servers(*homes: str) -> None:
     """Stop the detached `dfget server` children that dfget runs spawned for these homes."""
     for home in homes:
-        subprocess.run(["pkill", "-TERM", "-f", f"--home {home}"], check=False)
-        subprocess.run(["pkill", "-TERM", "-f", f"--home={home}"], check=False)
-    time.sleep(0.2)
+        kill_upload_server(home, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(upload_server_pids(h) for h in homes):
+        time.sleep(0.1)
+    for home in homes:
+        kill_upload_server(home, signal.SIGKILL)
