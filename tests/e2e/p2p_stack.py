@@ -27,7 +27,25 @@ class SupernodeProcess:
                 "--listen-ip", listen_ip, *extra_args]
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
-        wait_port(self.port, host=advertise_ip if listen_ip == "0.0.0.0" else listen_ip)
+        host = advertise_ip if listen_ip == "0.0.0.0" else listen_ip
+        deadline = time.monotonic() + 20
+        while True:
+            if self.proc.poll() is not None:
+                self._log.close()
+                raise RuntimeError(f"supernode exited with {self.proc.returncode}: {self.log_tail()}")
+            try:
+                wait_port(self.port, host=host, timeout=0.5)
+                break
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return ""
 
     @property
     def node(self) -> str:
