@@ -32,13 +32,20 @@ def run_clients(sn, url, work, n, limit, tag) -> tuple[float, list[float]]:
         out = os.path.join(work, f"{tag}-out{i}")
         procs.append(subprocess.Popen(dfget_argv(url, out, home, [sn.node], ["--locallimit", limit, "--notbs"]),
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    times = []
-    for p in procs:
-        out, _ = p.communicate(timeout=1800)
-        if p.returncode != 0:
-            raise SystemExit(f"dfget failed ({p.returncode}):\n{out}")
-        times.append(time.monotonic() - start)
+    times, pending = [], list(procs)
+    deadline = start + 1800
+    while pending and time.monotonic() < deadline:       # record each client's own finish time
+        for p in list(pending):
+            if p.poll() is not None:
+                times.append(time.monotonic() - start)
+                pending.remove(p)
+                out = p.stdout.read()
+                if p.returncode != 0:
+                    raise SystemExit(f"dfget failed ({p.returncode}):\n{out}")
+        time.sleep(0.02)
     stop_upload_servers(*homes)
+    if pending:
+        raise SystemExit("dfget clients did not finish within 30 minutes")
     return max(times), times
 
 
