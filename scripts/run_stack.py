@@ -2,7 +2,8 @@
 
 Everything lives under ./.run (local disk cache, SQLite job store); no external service is needed.
 Ctrl-C stops every process cleanly. Ports: supernode API 8002, piece server 8001, dfdaemon 65001
-(override with SUPERNODE_PORT, SUPERNODE_DOWNLOAD_PORT, DFDAEMON_PORT).
+(override with SUPERNODE_PORT, SUPERNODE_DOWNLOAD_PORT, DFDAEMON_PORT, DFGET_SERVER_PORT;
+DFPY_RUN_DIR moves the state directory).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RUN = os.path.join(ROOT, ".run")
+RUN = os.environ.get("DFPY_RUN_DIR") or os.path.join(ROOT, ".run")
 BIN = os.path.dirname(sys.executable)
 
 
@@ -29,7 +30,7 @@ def commands() -> list[tuple[str, list[str]]]:
                                   "--node", f"127.0.0.1:{sn_port}"]))
     else:
         cmds.append(("dfget-server", [os.path.join(BIN, "dfget"), "server", "--home", os.path.join(RUN, "dfget"),
-                                      "--port", "15001", "--alivetime", "0"]))
+                                      "--port", os.environ.get("DFGET_SERVER_PORT", "15001"), "--alivetime", "0"]))
     return cmds
 
 
