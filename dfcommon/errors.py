@@ -49,9 +49,13 @@ CATALOGUE = {
     "NAME_UNKNOWN": _k("NAME_UNKNOWN", 502, 404, "repository name not known to registry"),
     "DIGEST_INVALID": _k("DIGEST_INVALID", 501, 400, "provided digest did not match uploaded content"),
     "UPSTREAM_ERROR": _k("UPSTREAM_ERROR", 500, 502, "upstream registry error"),
+    "TAG_INVALID": _k("TAG_INVALID", 501, 400, "invalid manifest reference"),
+    "UNSUPPORTED": _k("UNSUPPORTED", 501, 405, "the operation is unsupported"),
     # preheat / webhook
     "PREHEAT_EXISTS": _k("PREHEAT_EXISTS", 208, 208, "preheat task already exists"),
     "UNSUPPORTED_MEDIA_TYPE": _k("UNSUPPORTED_MEDIA_TYPE", 501, 415, "unsupported media type"),
+    # preheat policies
+    "POLICY_CONFLICT": _k("POLICY_CONFLICT", 606, 409, "policy already exists"),
 }
 
 

@@ -1,0 +1,1 @@
+"""The dfdaemon registry mirror: routes, upstream selection, passthrough, blobs through P2P, cache, access."""

@@ -1,0 +1,166 @@
+"""Blob GET and HEAD on the mirror: access check, verified local cache, single-flight P2P download.
+
+GET: the digest and Range are validated, then the access guard decides (a cached or peer-held
+blob is never given to a client whose credentials do not allow the repository). A cache hit is
+served from disk (with Range). A miss joins or starts the host's one download for that digest and
+streams it while it arrives; the response's last byte waits for the sha256 check.
+HEAD: answered from the cache after the access check, else passed through to the upstream.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+
+from dfcommon.digest import parse_digest
+from dfcommon.errors import DfError
+
+from .flight import BLOCK, Flight, Flights
+from .ranges import content_range, parse_range
+
+log = logging.getLogger(__name__)
+
+OCTET = "application/octet-stream"
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: list = field(default_factory=list)
+    body: object = ()          # iterable of bytes
+
+
+class BlobService:
+    def __init__(self, cache, fetcher, passthrough, access, auth, metrics=None, stall_timeout: float = 120.0,
+                 spawn=None):
+        self.cache = cache
+        self.fetcher = fetcher
+        self.passthrough = passthrough
+        self.access = access
+        self.auth = auth
+        self.metrics = metrics
+        self.stall_timeout = stall_timeout
+        self.flights = Flights()
+        self._spawn = spawn or _thread
+
+    # -- GET -----------------------------------------------------------------------------
+    def get(self, target, digest: str, headers) -> Reply:
+        parse_digest(digest)
+        spec = parse_range(headers.get("Range"))
+        up, repo = target.upstream, target.repository
+        self.access.check(up, repo, digest, headers)
+        hit = self.cache.open(digest)
+        if hit is not None:
+            return self._from_cache(hit, digest, spec)
+        authorization = self.auth.resolve_authorization(up, headers, repo)
+        flight, started = self.flights.join_or_create(digest, lambda: self._new_flight(digest))
+        if flight is None:                      # published between our miss and the lock
+            hit = self.cache.open(digest)
+            if hit is not None:
+                return self._from_cache(hit, digest, spec)
+            flight, started = self.flights.join_or_create(digest, lambda: self._new_flight(digest, force=True))
+        if started:
+            if self.metrics is not None:
+                self.metrics.flights.inc()
+            self._spawn(self._run, flight, up, repo, digest, authorization)
+        elif self.metrics is not None:
+            self.metrics.flight_joins.inc()
+        fd = flight.open()
+        if fd is None:                          # finished (published or failed) before we opened it
+            flight.wait_start(need_size=True, timeout=0)
+            hit = self.cache.open(digest)
+            if hit is None:
+                raise DfError("UPSTREAM_ERROR", f"blob {digest} download ended without content")
+            return self._from_cache(hit, digest, spec)
+        try:
+            flight.wait_start(need_size=spec is not None, timeout=self.stall_timeout)
+            return self._from_flight(flight, fd, digest, spec)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def _new_flight(self, digest: str, force: bool = False) -> Flight | None:
+        if not force and digest in self.cache:
+            return None
+        return Flight(digest, self.cache.writer(digest), self.stall_timeout)
+
+    def _run(self, flight, up, repo, digest, authorization) -> None:
+        try:
+            self.fetcher.run(flight, up, repo, digest, authorization)
+        finally:
+            self.flights.done(flight)
+
+    def _from_flight(self, flight: Flight, fd: int, digest: str, spec) -> Reply:
+        size = flight.size
+        headers = [("Content-Type", OCTET), ("Docker-Content-Digest", digest), ("Accept-Ranges", "bytes")]
+        if spec is not None:
+            if size is None:
+                flight.wait_start(need_size=True, timeout=self.stall_timeout)
+                size = flight.size
+            if size is not None:
+                start, end = spec.resolve(size)
+                headers += [("Content-Length", str(end - start)), ("Content-Range", content_range(start, end, size))]
+                return Reply(206, headers, flight.body(fd, start, end, self._counter("flight")))
+        if size is not None:
+            headers.append(("Content-Length", str(size)))
+        return Reply(200, headers, flight.body(fd, 0, size, self._counter("flight")))
+
+    def _from_cache(self, hit, digest: str, spec) -> Reply:
+        fh, size = hit
+        headers = [("Content-Type", OCTET), ("Docker-Content-Digest", digest), ("Accept-Ranges", "bytes")]
+        start, end, status = 0, size, 200
+        if spec is not None:
+            try:
+                start, end = spec.resolve(size)
+            except BaseException:
+                fh.close()
+                raise
+            status = 206
+            headers.append(("Content-Range", content_range(start, end, size)))
+        headers.append(("Content-Length", str(end - start)))
+        return Reply(status, headers, _file_body(fh, start, end, self._counter("cache")))
+
+    def _counter(self, source: str):
+        if self.metrics is None:
+            return None
+        served = self.metrics.blob_served.labels(source)
+        if source != "cache":
+            return served.inc
+        obtained = self.metrics.blob_bytes.labels("cache")
+
+        def count(n: int) -> None:
+            served.inc(n)
+            obtained.inc(n)
+        return count
+
+    # -- HEAD ----------------------------------------------------------------------------
+    def head(self, target, digest: str, headers, environ) -> Reply:
+        parse_digest(digest)
+        up, repo = target.upstream, target.repository
+        self.access.check(up, repo, digest, headers)
+        size = self.cache.size_of(digest)
+        if size is not None:
+            return Reply(200, [("Content-Type", OCTET), ("Docker-Content-Digest", digest),
+                               ("Content-Length", str(size)), ("Accept-Ranges", "bytes")], ())
+        return self.passthrough.forward(target, "HEAD", f"/v2/{repo}/blobs/{digest}", environ, headers)
+
+
+def _file_body(fh, start: int, end: int, on_bytes=None):
+    try:
+        pos = start
+        fd = fh.fileno()
+        while pos < end:
+            data = os.pread(fd, min(BLOCK, end - pos), pos)
+            if not data:
+                break
+            pos += len(data)
+            if on_bytes is not None:
+                on_bytes(len(data))
+            yield data
+    finally:
+        fh.close()
+
+
+def _thread(fn, *args) -> None:
+    threading.Thread(target=fn, args=args, name="blob-fetch", daemon=True).start()
