@@ -127,9 +127,15 @@ def create_peer_blueprint(services) -> Blueprint:
     return bp
 
 
+PIECE_ERROR_TYPES = ("FILE_NOT_EXIST", "FILE_MD5_NOT_MATCH")
+
+
 def parse_piece_error(p, task_id: str | None = None, piece_range: str | None = None) -> PieceErrorReport:
+    error_type = p.str("errorType", max_len=64)
+    if error_type and error_type not in PIECE_ERROR_TYPES:
+        raise DfError("INVALID_PARAM", f"errorType must be one of {', '.join(PIECE_ERROR_TYPES)}, got {error_type!r}")
     return PieceErrorReport(
         task_id=check_task_id(task_id or p.str("taskId", required=True)),
         piece_range=piece_range or p.str("range", required=True, max_len=64), src_cid=p.str("srcCid"),
         dst_cid=p.str("dstCid"), dst_ip=p.str("dstIp", max_len=64), real_md5=p.str("realMd5", max_len=64),
-        expected_md5=p.str("expectedMd5", max_len=128), error_type=p.str("errorType", max_len=64))
+        expected_md5=p.str("expectedMd5", max_len=128), error_type=error_type)
