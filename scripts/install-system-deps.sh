@@ -12,6 +12,7 @@ command -v ctr >/dev/null || need+=(containerd)
 command -v ip >/dev/null || need+=(iproute2)
 command -v tc >/dev/null || need+=(iproute2)
 command -v curl >/dev/null || need+=(curl)
+[ -x /bin/busybox ] || need+=(busybox-static)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages: all present"
   exit 0

@@ -70,8 +70,17 @@ def create_mirror_blueprint(services) -> Blueprint:
     @bp.route("/v2/", methods=METHODS)
     def base():
         target = select("")
-        return respond(services.passthrough.forward(target, request.method, "/v2/", request.environ,
-                                                    client_headers()))
+        try:
+            return respond(services.passthrough.forward(target, request.method, "/v2/", request.environ,
+                                                        client_headers()))
+        except DfError as e:
+            if target.rule != "default" or e.code != "UPSTREAM_ERROR":
+                raise
+            # A bare ping (skopeo/podman with a path-prefixed mirror) names no registry: when the default
+            # upstream is unreachable, answer it here so the client keeps using the mirror for its registries.
+            resp = MirrorResponse("{}", status=200, content_type="application/json")
+            resp.headers[API_VERSION[0]] = API_VERSION[1]
+            return resp
 
     @bp.route("/v2/<path:rest>", methods=METHODS)
     def api(rest: str):

@@ -246,7 +246,7 @@ def test_auth_secret_and_env(chart):
                        "preheat-auth": "Bearer preheat-secret"}
     sts = objs[("StatefulSet", SN)]
     env = {e["name"]: e for e in container(sts, "supernode")["env"]}
-    assert env["SUPERNODE_WEBHOOK_HARBOR_AUTH"]["valueFrom"]["secretKeyRef"] == {
+    assert env["SUPERNODE_WEBHOOKS_HARBOR_AUTH"]["valueFrom"]["secretKeyRef"] == {
         "name": f"{RELEASE}-dfpy-auth", "key": "harbor-webhook-auth", "optional": True}
     dumped = json.dumps(sts) + supernode_config_file(objs)
     assert "harbor-secret" not in dumped and "preheat-secret" not in dumped
@@ -256,7 +256,7 @@ def test_existing_secret_is_referenced_not_rendered(chart):
     objs = objects(chart, VALUE_SETS["existing_secret"])
     assert not [k for k in objs if k[0] == "Secret"]
     env = {e["name"]: e for e in container(objs[("StatefulSet", SN)], "supernode")["env"]}
-    assert env["SUPERNODE_PREHEAT_AUTH"]["valueFrom"]["secretKeyRef"]["name"] == "my-auth"
+    assert env["SUPERNODE_PREHEAT_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "my-auth"
 
 
 def test_no_secret_and_no_auth_env_by_default(chart):
