@@ -11,6 +11,10 @@ import time
 from flask import Flask, g, request
 
 from supernode.api import create_peer_blueprint, create_system_blueprint, create_v1_blueprint, install_error_handlers
+from supernode.api.harbor_df2 import create_df2_blueprint
+from supernode.api.preheat import create_preheat_blueprint
+from supernode.preheat.wiring import install as install_preheat
+from supernode.api.policies import create_policies_blueprint
 
 from .services import Services, build_services
 
@@ -48,16 +52,24 @@ def _install_metrics(app: Flask, metrics) -> None:
 
 
 def create_app(config, services: Services | None = None, blueprints=()) -> Flask:
-    """Build the API app. ``blueprints`` are extra factories ``f(services) -> Blueprint`` (preheat, webhooks)."""
+    """Build the API app. ``blueprints`` are extra factories ``f(services) -> Blueprint``.
+
+    The preheat engine, the provider auth and the webhook service are built here (on ``services.extras``);
+    their background loops start and stop with the server (``supernode.server``)."""
     services = services or build_services(config)
+    preheat = install_preheat(services)
     app = Flask("supernode", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_size
     app.json.sort_keys = False
     app.extensions["services"] = services
     install_error_handlers(app)
     _install_metrics(app, services.metrics)
-    for factory in (create_system_blueprint, create_peer_blueprint, create_v1_blueprint, *blueprints):
+    for factory in (create_system_blueprint, create_peer_blueprint, create_v1_blueprint,
+                    create_preheat_blueprint, create_df2_blueprint, *blueprints,
+                    create_policies_blueprint):
         app.register_blueprint(factory(services))
+    if preheat.webhooks is not None:
+        app.register_blueprint(preheat.webhooks.blueprint())
     app.wsgi_app = VersionPrefix(app.wsgi_app)
     return app
 

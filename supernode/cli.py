@@ -16,6 +16,7 @@ examples:
   supernode --gc-meta-interval 30s --task-expire-time 10m --peer-gc-delay 1m
   supernode --peer-down-limit 8 --peer-up-limit 10 --scheduler-policy rarest-first
   supernode version
+  supernode policy list --server http://127.0.0.1:8002   # preheat policies (see: supernode policy --help)
 
 precedence: defaults < config file (keys at top level or under base:) < SUPERNODE_<KEY> environment
 variables (e.g. SUPERNODE_PORT=9002) < flags. Sizes take K/M/G suffixes (200MB), durations s/m/h (3m).
@@ -83,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["version"]:
         print_version()
         return 0
+    if argv[:1] == ["policy"]:
+        from supernode.policy_cli import main as policy_main
+        return policy_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         config = load(args)

@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 
 from dfcommon import config as cfg
 from dfcommon.units import parse_duration, parse_size
+from supernode.preheat.config import PreheatConfig, validate_preheat
+from webhooks.config import WebhookConfig
+from webhooks.config import validate as validate_webhooks
+from supernode.policies.config import PolicyConfig
 
 SIZE = {"parse": parse_size}
 DURATION = {"parse": parse_duration}
@@ -54,6 +58,11 @@ class SupernodeConfig:
     log_level: str = "INFO"
     log_json: bool = False
     debug: bool = False
+    # sections
+    preheat: PreheatConfig = field(default_factory=lambda: cfg.build(PreheatConfig, {}, "preheat"))
+    webhooks: WebhookConfig = field(default_factory=lambda: cfg.build(WebhookConfig, {}, "webhooks"))
+    # preheat policies (cron/event triggers, run records)
+    policies: PolicyConfig = field(default_factory=PolicyConfig)
 
 
 def load_config(path: str | None = None, overrides: dict | None = None, environ=None) -> SupernodeConfig:
@@ -77,3 +86,7 @@ def validate(conf: SupernodeConfig) -> None:
     for name in ("port", "download_port"):
         if not 0 <= getattr(conf, name) <= 65535:
             raise ConfigError(f"{name} must be a TCP port (0-65535)")
+    validate_preheat(conf.preheat)
+    validate_webhooks(conf.webhooks)
+    from supernode.policies.config import validate_policies
+    validate_policies(conf.policies)

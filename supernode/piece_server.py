@@ -2,15 +2,18 @@
 
 ``GET``/``HEAD /download/<id[:3]>/<64-hex task id>`` with an optional single ``Range: bytes=...``
 (``s-e``, ``s-``, ``-n``). Replies 200, 206 with Content-Range, 416 with ``bytes */size``, 400 for a
-malformed Range, 404 for unknown or malformed ids, 405 for other methods. The body streams in
-1 MiB blocks (gevent.pywsgi offers no file_wrapper/sendfile to a WSGI app).
+malformed Range, 404 for unknown or malformed ids, 405 for other methods. A store with real files
+returns a :class:`~dfcommon.wsgi_server.FileRange`, which the supernode's server sends with
+``os.sendfile``; other stores stream 1 MiB blocks.
 """
 from __future__ import annotations
 
 import logging
+import os
 import re
 
 from dfcommon.errors import DfError
+from dfcommon.wsgi_server import FileRange
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,19 @@ class _Body:
             close()
 
 
+def _open_body(storage, key: str, start: int, length: int, metrics):
+    """A FileRange over the store's real file when it has one, else the store's blocks."""
+    path = storage.local_path(key)
+    if path is not None:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise DfError("NOT_FOUND", f"{key} not found") from None
+        sent = metrics.piece_server_bytes.inc if metrics is not None else None
+        return FileRange(fd, start, length, sent=sent)
+    return _Body(storage.read(key, start, length, BLOCK), metrics)
+
+
 def create_piece_server(storage, metrics=None):
     """A WSGI app serving the store's task files for peers (no other keys are reachable)."""
 
@@ -98,13 +114,13 @@ def create_piece_server(storage, metrics=None):
                              b"range not satisfiable")
             status, extra = "206 Partial Content", [("Content-Range", f"bytes {start}-{end}/{size}")]
         length = max(0, end - start + 1)
-        blocks = None
+        body = None
         if method == "GET" and length > 0:
             try:
-                blocks = storage.read(key, start, length, BLOCK)
+                body = _open_body(storage, key, start, length, metrics)
             except DfError:                               # deleted between stat and read
                 return reply(start_response, "404 Not Found", body=b"not found")
         start_response(status, [("Content-Length", str(length)), *common, *extra])
-        return [b""] if blocks is None else _Body(blocks, metrics)
+        return [b""] if body is None else body
 
     return app

@@ -9,11 +9,12 @@ import logging
 import signal
 import threading
 
-from gevent.pywsgi import WSGIServer
-
+from dfcommon.wsgi_server import NoDelayWSGIServer as WSGIServer
 from supernode.app import create_app
 from supernode.gc import GarbageCollector
 from supernode.piece_server import create_piece_server
+from supernode.preheat.wiring import components_of
+from supernode.policies.service import policy_service_of
 from supernode.services import Services, build_services
 
 log = logging.getLogger(__name__)
@@ -44,14 +45,22 @@ class SupernodeServer:
     def download_port(self) -> int:
         return self._servers[1].server_port if len(self._servers) > 1 else self.config.download_port
 
-    def start(self) -> None:
+    def start(self, listen: bool = True) -> None:
+        """Start the background services and (unless ``listen`` is False, for an external WSGI server
+        that serves ``self.app``) the API and piece listeners."""
         host = self.config.listen_ip
-        for port, app in ((self.config.port, self.app), (self.config.download_port, self.piece_app)):
-            server = WSGIServer((host, port), app, log=_AccessLog(), error_log=_AccessLog())
-            server.start()
-            self._servers.append(server)
+        policy_service_of(self.services).start()        # before the API serves: policy changes reach the jobs
+        if listen:
+            for port, app in ((self.config.port, self.app), (self.config.download_port, self.piece_app)):
+                server = WSGIServer((host, port), app, log=_AccessLog(), error_log=_AccessLog())
+                server.start()
+                self._servers.append(server)
         self.gc.start()
-        log.info("supernode listening api=%s:%d pieces=%s:%d", host, self.port, host, self.download_port)
+        background = components_of(self.services)
+        if background is not None:
+            background.start()          # preheat record expiry, webhook dispatcher
+        if listen:
+            log.info("supernode listening api=%s:%d pieces=%s:%d", host, self.port, host, self.download_port)
 
     def stop(self) -> None:
         if self._stopped.is_set():
@@ -60,6 +69,10 @@ class SupernodeServer:
         for server in self._servers:
             server.stop(timeout=2)
         self.gc.stop()
+        policy_service_of(self.services).stop()
+        background = components_of(self.services)
+        if background is not None:
+            background.stop()
         self.services.close()
         log.info("supernode stopped")
 

@@ -13,8 +13,13 @@ def patch() -> None:
 
 
 def application(config_path: str | None = None):
-    """A WSGI app for external servers (``gunicorn -k gevent 'supernode.wsgi:application()'``)."""
+    """The API app for external servers (``gunicorn -k gevent 'supernode.wsgi:application()'``).
+
+    GC, preheat, webhook dispatch and cron policies run in the background as with ``supernode``;
+    the piece server (download port) is not started: run ``supernode`` itself to serve pieces."""
     patch()
-    from supernode.app import create_app
     from supernode.config import load_config
-    return create_app(load_config(config_path))
+    from supernode.server import SupernodeServer
+    server = SupernodeServer(load_config(config_path))
+    server.start(listen=False)
+    return server.app

@@ -22,6 +22,7 @@ from .back_source import BackSource
 from .locator import Locator
 from .piece_fetcher import PieceFetcher
 from .piece_writer import DataFile
+from .prefix_md5 import PrefixMd5
 from .pull_loop import PullLoop
 from .register import Registrar, RegisterFailed, host_of
 from .result import NO_BACK_SOURCE_OFFSET, BackSourceReason, Cancelled, DownloadError, ErrorCode, Result
@@ -149,6 +150,7 @@ class DownloadJob:
         data = DataFile(self.data_path)
         data.truncate(0)
         self.progress.switch(self.data_path)
+        hasher = PrefixMd5(self.progress, self.data_path)
         fetcher = PieceFetcher(self.dl.session, self.limiter, self.opts.min_rate, self.dl.user_agent,
                                source_headers=self.req.headers, source_verify=self._verify())
         loop = PullLoop(self.dl.client, registrar, self._register_request, reg, fetcher, data, self.progress,
@@ -163,11 +165,12 @@ class DownloadJob:
                                     f"{data.size()} of {fin.length} bytes written",
                                     reason=BackSourceReason.DOWNLOAD_ERROR)
             data.truncate(fin.length)
+            expected = self.req.md5 or fin.md5
+            actual = hasher.hexdigest(fin.length) if expected else ""
         finally:
+            hasher.close()
             data.close()
-        expected = self.req.md5 or fin.md5
         if expected:
-            actual = out.file_md5(self.data_path, fin.length)
             if actual != expected.lower():
                 raise DownloadError(ErrorCode.DOWNLOAD, f"md5 of the P2P download is {actual}, expected {expected}",
                                     reason=BackSourceReason.MD5_NOT_MATCH)

@@ -56,9 +56,10 @@ class _Unwrapper:
         self.tail = None
 
     def feed(self, block: bytes) -> None:
+        block = memoryview(block)          # slices below are views, not copies of the 1 MiB block
         if self.content_len is None:
             need = 4 - len(self.head)
-            self.head += block[:need]
+            self.head += bytes(block[:need])
             self.pos += min(need, len(block))
             block = block[need:]
             if len(self.head) < 4:

@@ -7,6 +7,7 @@ home). The dfdaemon, which runs its upload server in-process, passes its own obj
 from __future__ import annotations
 
 import logging
+import os
 from typing import Protocol
 
 log = logging.getLogger(__name__)
@@ -24,23 +25,48 @@ class UploadServer(Protocol):
 
 
 class LauncherUploadServer:
-    """Adapter over ``dfdaemon.upload.launcher`` (imported when first used)."""
+    """Adapter over ``dfdaemon.upload.launcher`` (imported when first used).
+
+    A server this process starts is launched in the background: ``ensure`` returns its port as soon
+    as the socket is bound, so the download registers and fetches while the child starts; ``rate``
+    is skipped until the child answers, and ``notify_finish`` waits for it.
+    """
+
+    READY_WAIT = 10.0
 
     def __init__(self, work_home: str, ip: str, port: int = 0, alive: float = 300.0, expire: float = 180.0,
                  total_limit: int = 0):
         self.work_home, self.ip, self.port = work_home, ip, port
         self.alive, self.expire, self.total_limit = alive, expire, total_limit
+        self._launch = None
 
     def ensure(self, task_file_name: str) -> int:
         from dfdaemon.upload import launcher
-        return int(launcher.ensure_upload_server(self.work_home, self.ip, port=self.port, alive=self.alive,
-                                                 expire=self.expire, total_limit=self.total_limit,
-                                                 task_file_name=task_file_name))
+        self._launch = launcher.launch_upload_server(self.work_home, self.ip, port=self.port, alive=self.alive,
+                                                     expire=self.expire, total_limit=self.total_limit,
+                                                     task_file_name=task_file_name, background=os.environ.get("DF_BG", "1") == "1")
+        return int(self._launch.port)
+
+    def _ready(self, wait: float = 0.0) -> bool:
+        launch = self._launch
+        if launch is None:
+            return True
+        try:
+            launch.wait(wait)
+            return True
+        except Exception as e:      # noqa: BLE001 - still starting, or failed to start
+            log.debug("upload server not ready error=%s", e)
+            return False
 
     def notify_finish(self, port, task_file_name, task_id, cid, super_node) -> None:
         from dfdaemon.upload import launcher
+        if not self._ready(self.READY_WAIT):
+            log.warning("upload server did not start; not serving file=%s", task_file_name)
+            return
         launcher.notify_finish(port, task_file_name, task_id, cid, super_node, ip=self.ip)
 
     def rate(self, port, task_file_name, rate) -> int | None:
         from dfdaemon.upload.client import UploaderClient
+        if not self._ready():
+            return None
         return UploaderClient(self.ip, port).rate(task_file_name, rate)

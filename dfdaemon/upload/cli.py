@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit after this long without requests (default 5m, 0 = never)")
     p.add_argument("--totallimit", type=_size, default=0, help="host upload limit, e.g. 20M (default unlimited)")
     p.add_argument("--gc-interval", type=_duration, default=15.0, help="period of the expiry walk (default 15s)")
+    p.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)  # a socket bound by the launcher
     p.add_argument("--verbose", action="store_true", help="debug logging")
     p.add_argument("--console", action="store_true", help="log to stderr instead of <home>/logs/dfserver.log")
     return p
@@ -93,8 +94,13 @@ def main(argv=None) -> int:
         os.makedirs(os.path.join(home, "logs"), exist_ok=True)
         setup_logging(level, logfile=os.path.join(home, "logs", "dfserver.log"))
 
+    listener = None
+    if args.listen_fd is not None:
+        import socket
+        listener = socket.socket(fileno=args.listen_fd)
     server = UploadServer(data, ip=args.ip, port=args.port, alive=args.alivetime, expire=args.expiretime,
-                          total_limit=args.totallimit, meta_path=meta, gc_interval=args.gc_interval)
+                          total_limit=args.totallimit, meta_path=meta, gc_interval=args.gc_interval,
+                          listener=listener)
     try:
         port = server.start()
     except OSError as e:

@@ -1,14 +1,14 @@
 """Find or start this host's upload server (``dfget server`` child process).
 
 Under an exclusive lock on ``<workHome>/meta``: read the port from ``host.meta``; if a
-server answers there, reuse it; otherwise spawn a detached child, read its
-``dfget uploader server port is N`` line, wait for ``/server/ping``, record the port.
+server answers there, reuse it; otherwise bind the listening socket, spawn a detached child
+on it (``--listen-fd``) and record the port; then wait for ``/server/ping`` (at once, or in
+the background so that the download registers while the child starts).
 """
 from __future__ import annotations
 
 import logging
 import os
-import select
 import subprocess
 import sys
 import threading
@@ -17,6 +17,7 @@ import time
 from dfcommon.errors import DfError
 
 from .client import UploaderClient
+from .listen import bind_listener
 from .meta import META_FILE, dir_lock, read_service_port, write_service_port
 
 log = logging.getLogger(__name__)
@@ -44,56 +45,108 @@ def _child_env() -> dict:
     return env
 
 
-def _read_ready_port(proc: subprocess.Popen, deadline: float) -> int:
-    """Read the child's stdout until the ready line; its last token is the port."""
-    buf = b""
-    fd = proc.stdout.fileno()
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], max(0.0, min(0.2, deadline - time.monotonic())))
-        if not ready:
-            if proc.poll() is not None:
-                break
-            continue
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        buf += chunk
-        complete = buf[:buf.rfind(b"\n") + 1]   # only whole lines: the port may still be arriving
-        for line in complete.decode("utf-8", "replace").splitlines():
-            if line.startswith("dfget uploader server port is"):
-                token = line.split()[-1]
-                if token.isdigit():
-                    return int(token)
-    raise DfError("UNAVAILABLE", "upload server did not start")
-
-
 def _spawn(work_home: str, ip: str, port: int, alive: float, expire: float, total_limit: int,
-           timeout: float, extra_args=()) -> int:
+           extra_args=()) -> tuple[int, subprocess.Popen]:
+    """Bind the listening socket here, start the child on it and return at once: (port, child)."""
     meta_path = os.path.join(work_home, "meta", META_FILE)
     data_dir = os.path.join(work_home, "data")
     logs = os.path.join(work_home, "logs")
     os.makedirs(logs, exist_ok=True)
-    cmd = [sys.executable, "-m", "dfdaemon.upload", "--ip", ip or "0.0.0.0", "--port", str(int(port or 0)),
-           "--home", work_home, "--meta", meta_path, "--data", data_dir,
-           "--expiretime", _format_seconds(expire), "--alivetime", _format_seconds(alive),
-           "--totallimit", str(int(total_limit or 0)), *extra_args]
-    with open(os.path.join(logs, "dfserver.out"), "ab") as err:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
-                                start_new_session=True, close_fds=True, env=_child_env())
+    sock = bind_listener(ip or "0.0.0.0", int(port or 0))
+    try:
+        got = sock.getsockname()[1]
+        cmd = [sys.executable, "-m", "dfdaemon.upload", "--ip", ip or "0.0.0.0", "--port", str(got),
+               "--listen-fd", str(sock.fileno()), "--home", work_home, "--meta", meta_path, "--data", data_dir,
+               "--expiretime", _format_seconds(expire), "--alivetime", _format_seconds(alive),
+               "--totallimit", str(int(total_limit or 0)), *extra_args]
+        with open(os.path.join(logs, "dfserver.out"), "ab") as err:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                    start_new_session=True, close_fds=True, pass_fds=(sock.fileno(),),
+                                    env=_child_env())
+    finally:
+        sock.close()                  # the child holds its own copy of the listening socket
     # reap the child whenever it exits, so it never lingers as a zombie
     threading.Thread(target=proc.wait, name="upload-server-reaper", daemon=True).start()
-    deadline = time.monotonic() + timeout
-    try:
-        got = _read_ready_port(proc, deadline)
-    finally:
-        proc.stdout.close()
-    client = UploaderClient(ip, got)
+    return got, proc
+
+
+def _wait_ready(ip: str, port: int, proc: subprocess.Popen, deadline: float) -> None:
+    """Wait until the child answers ``/server/ping`` (a ping sent early waits in the listen backlog)."""
+    client = UploaderClient(ip, port)
     while time.monotonic() < deadline:
         if client.ping():
-            log.info("upload server started port=%d pid=%d", got, proc.pid)
-            return got
+            log.info("upload server started port=%d pid=%d", port, proc.pid)
+            return
+        if proc.poll() is not None:
+            break
         time.sleep(PING_INTERVAL)
-    raise DfError("UNAVAILABLE", f"upload server on port {got} does not answer")
+    raise DfError("UNAVAILABLE", f"upload server on port {port} does not answer")
+
+
+class Launch:
+    """An upload server that runs or is starting: its port at once, its readiness (and the task's
+    ``/check``) either done before :func:`launch_upload_server` returns or in a background thread."""
+
+    def __init__(self, port: int, ready=None, background: bool = False):
+        self.port = port
+        self.error: BaseException | None = None
+        self._done = threading.Event()
+        if ready is None:
+            self._done.set()
+        elif background:
+            threading.Thread(target=self._run, args=(ready,), name="upload-server-ready", daemon=True).start()
+        else:
+            self._run(ready)
+
+    def _run(self, ready) -> None:
+        try:
+            ready()
+        except Exception as e:        # noqa: BLE001 - kept for wait(); the download goes on without it
+            self.error = e
+            log.warning("upload server not ready port=%d error=%s", self.port, e)
+        finally:
+            self._done.set()
+
+    @property
+    def ready(self) -> bool:
+        return self._done.is_set() and self.error is None
+
+    def wait(self, timeout: float | None = None) -> int:
+        """The port once the server answers; raises DfError(UNAVAILABLE) when it does not."""
+        if not self._done.wait(timeout):
+            raise DfError("UNAVAILABLE", f"upload server on port {self.port} is still starting")
+        if self.error is not None:
+            raise self.error if isinstance(self.error, DfError) else DfError("UNAVAILABLE", str(self.error))
+        return self.port
+
+
+def launch_upload_server(work_home: str, ip: str, port: int = 0, alive: float = 300.0, expire: float = 180.0,
+                         total_limit: int = 0, task_file_name: str | None = None, timeout: float = READY_TIMEOUT,
+                         extra_args=(), background: bool = False) -> Launch:
+    """Reuse this host's upload server or start one; see :func:`ensure_upload_server`.
+
+    A new server's socket is bound here, so its port is known before the child has started; with
+    ``background`` the wait for the child and the task's ``/check`` run in a thread (``Launch.ready``).
+    """
+    work_home = os.path.abspath(os.path.expanduser(work_home))
+    meta_dir = os.path.join(work_home, "meta")
+    meta_path = os.path.join(meta_dir, META_FILE)
+    data_dir = os.path.join(work_home, "data")
+    os.makedirs(data_dir, exist_ok=True)
+    with dir_lock(meta_dir):
+        known = read_service_port(meta_path)
+        if known and _server_alive(ip, known, task_file_name, data_dir, total_limit):
+            log.debug("reusing upload server port=%d", known)
+            return Launch(known)
+        started, proc = _spawn(work_home, ip, port, alive, expire, total_limit, extra_args)
+        write_service_port(meta_path, started)
+    deadline = time.monotonic() + timeout
+
+    def ready() -> None:
+        _wait_ready(ip, started, proc, deadline)
+        if task_file_name:
+            UploaderClient(ip, started).check(task_file_name, data_dir, total_limit)
+    return Launch(started, ready, background)
 
 
 def ensure_upload_server(work_home: str, ip: str, port: int = 0, alive: float = 300.0, expire: float = 180.0,
@@ -105,21 +158,8 @@ def ensure_upload_server(work_home: str, ip: str, port: int = 0, alive: float = 
     the task (and ``total_limit``) on the server; without it, ``/server/ping``.
     Raises DfError(UNAVAILABLE) when no server can be started.
     """
-    work_home = os.path.abspath(os.path.expanduser(work_home))
-    meta_dir = os.path.join(work_home, "meta")
-    meta_path = os.path.join(meta_dir, META_FILE)
-    data_dir = os.path.join(work_home, "data")
-    os.makedirs(data_dir, exist_ok=True)
-    with dir_lock(meta_dir):
-        known = read_service_port(meta_path)
-        if known and _server_alive(ip, known, task_file_name, data_dir, total_limit):
-            log.debug("reusing upload server port=%d", known)
-            return known
-        started = _spawn(work_home, ip, port, alive, expire, total_limit, timeout, extra_args)
-        write_service_port(meta_path, started)
-    if task_file_name:
-        UploaderClient(ip, started).check(task_file_name, data_dir, total_limit)
-    return started
+    return launch_upload_server(work_home, ip, port, alive, expire, total_limit, task_file_name, timeout,
+                                extra_args).wait()
 
 
 def notify_finish(port: int, task_file_name: str, task_id: str, cid: str, super_node: str,

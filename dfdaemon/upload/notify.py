@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import requests
-
-from dfcommon.http import make_session
+if TYPE_CHECKING:                      # requests is imported on first use: it is a tenth of the start-up time
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +35,16 @@ class HttpServiceDown:
     """Sends ``GET /peer/service/down?taskId=&cid=`` with a 5 s timeout, no retries; errors are logged."""
 
     def __init__(self, session: requests.Session | None = None, timeout=SERVICE_DOWN_TIMEOUT):
-        self._session = session or make_session(timeout=timeout, retries=0)
+        self._session = session
         self._timeout = timeout
 
     def service_down(self, super_node: str, task_id: str, cid: str) -> bool:
         if not super_node or not task_id or not cid:
             return False
+        import requests
+        if self._session is None:
+            from dfcommon.http import make_session
+            self._session = make_session(timeout=self._timeout, retries=0)
         url = supernode_base(super_node) + "/peer/service/down"
         try:
             resp = self._session.get(url, params={"taskId": task_id, "cid": cid}, timeout=self._timeout)

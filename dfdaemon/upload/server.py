@@ -1,30 +1,24 @@
 """The upload server process: the WSGI app on a gevent server, the GC walk and the idle exit."""
 from __future__ import annotations
 
-import errno
 import logging
-import time
 
 import gevent
+from gevent import socket as gsocket
 from gevent.event import Event
-from gevent.pywsgi import WSGIServer
+
+from dfcommon.wsgi_server import NoDelayWSGIServer as WSGIServer
 
 from .app import Authorize, UploadApp
 from .gc import UploadGC
+from .listen import bind_listener, candidate_ports  # noqa: F401 - candidate_ports is re-exported
 from .meta import clear_service_port
 from .notify import HttpServiceDown, ServiceDownNotifier
 from .service import UploadService
 
 log = logging.getLogger(__name__)
 
-PORT_TRIES = 10
 STOP_TIMEOUT = 5.0
-
-
-def candidate_ports(now: float | None = None, tries: int = PORT_TRIES) -> list[int]:
-    """Dragonfly's port choice: ``(unix_time/300) % 50000 + 15000 + i`` for i < tries."""
-    base = (int(now if now is not None else time.time()) // 300) % 50000 + 15000
-    return [base + i for i in range(tries)]
 
 
 class UploadServer:
@@ -38,7 +32,8 @@ class UploadServer:
     def __init__(self, data_dir: str, ip: str = "0.0.0.0", port: int = 0, alive: float = 300.0,
                  expire: float = 180.0, total_limit: int = 0, meta_path: str | None = None,
                  gc_interval: float = 15.0, idle_check: float = 1.0, authorize: Authorize | None = None,
-                 notifier: ServiceDownNotifier | None = None, service: UploadService | None = None):
+                 notifier: ServiceDownNotifier | None = None, service: UploadService | None = None,
+                 listener=None):
         self.service = service if service is not None else UploadService(data_dir, total_limit=total_limit)
         self.app = UploadApp(self.service, authorize=authorize)
         self.gc = UploadGC(self.service, notifier or HttpServiceDown(), expire)
@@ -46,6 +41,7 @@ class UploadServer:
         self.alive, self.gc_interval = float(alive), float(gc_interval)
         self.idle_check = min(float(idle_check), max(self.alive / 4, 0.05)) if self.alive > 0 else idle_check
         self.meta_path = meta_path
+        self._listener = listener            # a socket bound by the launcher (``--listen-fd``), else bind here
         self._server: WSGIServer | None = None
         self._loops: list[gevent.Greenlet] = []
         self._stopping = False
@@ -65,23 +61,13 @@ class UploadServer:
         log.info("upload server listening ip=%s port=%d data=%s", self.ip, self.port, self.service.data_dir)
         return self.port
 
-    def _try(self, port: int) -> WSGIServer:
-        server = WSGIServer((self.ip, port), self.app, log=None, error_log=log)
+    def _bind(self) -> WSGIServer:
+        listener = self._listener if self._listener is not None else bind_listener(self.ip, self.requested_port)
+        if not isinstance(listener, gsocket.socket):      # a stdlib socket would block the hub in accept()
+            listener = gsocket.socket(listener.family, listener.type, fileno=listener.detach())
+        server = WSGIServer(listener, self.app, log=None, error_log=log)
         server.start()
         return server
-
-    def _bind(self) -> WSGIServer:
-        if self.requested_port:
-            return self._try(self.requested_port)
-        for port in candidate_ports():
-            try:
-                return self._try(port)
-            except OSError as e:
-                if e.errno not in (errno.EADDRINUSE, errno.EACCES):
-                    raise
-                log.debug("upload port busy port=%d", port)
-        log.info("all formula ports busy, using an ephemeral port")
-        return self._try(0)
 
     def _gc_loop(self) -> None:
         while True:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from dfcommon import pieces
 from dfcommon.errors import DfError
+from dfcommon.wsgi_server import SendfileSpec
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,8 @@ def plan_read(req: PieceRequest, file_size: int) -> ReadPlan:
 
 
 class PieceStream:
-    """Iterator over a piece body: header, the content in blocks of at most 1 MiB, tail.
+    """Iterator over a piece body: header, the content in blocks of at most 1 MiB, tail
+    (or, through :meth:`sendfile_spec`, the same bytes sent with os.sendfile).
 
     It owns ``fd`` and closes it when exhausted or when the server calls ``close()``.
     ``limiter`` (anything with ``acquire(n)``) paces the content bytes.
@@ -95,6 +97,14 @@ class PieceStream:
         self._piece_size = piece_size
         self._limiter = limiter
         self._block = block_size
+
+    def sendfile_spec(self) -> SendfileSpec:
+        """The same body for :class:`~dfcommon.wsgi_server.SendfileHandler`: header, file range, tail."""
+        pad = bool(self._plan.pad)
+        return SendfileSpec(self._fd, self._plan.offset, self._plan.content_len,
+                            prefix=pieces.header(self._plan.content_len, self._piece_size) if pad else b"",
+                            suffix=pieces.TAIL if pad else b"",
+                            pace=self._limiter.acquire if self._limiter is not None else None)
 
     def __iter__(self):
         try:

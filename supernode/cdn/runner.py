@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass
 
 from dfcommon import pieces
+from dfcommon.offload import cooperate
 
 from .layout import data_key, md5_key
 from .metadata import FileMeta, MetaStore, now_ms
@@ -171,6 +172,7 @@ class TaskRunner:
                 sink.feed(block)
                 if m is not None:
                     m.cdn_download_size.inc(len(block))
+                cooperate()                 # a fast source never blocks the read: let the hub serve peers
             written = sink.finish(empty_piece=start == 0 and sink.bytes_fed == 0)
         except Exception as e:
             sink.close()

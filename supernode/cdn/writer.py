@@ -1,8 +1,12 @@
 """Cut a source stream into pieces, wrap them and write them at ``n * piece_size`` with a few writers.
 
-The reader thread calls :meth:`PieceSink.feed` with blocks as they arrive; full pieces go to a
-small bounded queue served by ``writers`` worker threads (greenlets under gevent), each of which
-writes one wrapped piece and then reports it, so a piece is servable the moment it is on disk.
+The reader calls :meth:`PieceSink.feed` with blocks as they arrive; each block is copied once,
+straight into the buffer of the wrapped piece it belongs to (header room, content, tail). A full
+piece goes to two small bounded queues: one hasher adds its content to the file md5 in piece
+order, and ``writers`` workers each compute a piece's md5, write it and then report it, so a
+piece is servable the moment it is on disk. Hashing and file writes run through
+:func:`dfcommon.offload.offload`: under gevent they use native threads, so the hub keeps
+serving peers (and the second core does the md5) while the CDN downloads.
 """
 from __future__ import annotations
 
@@ -11,14 +15,25 @@ import queue
 import threading
 
 from dfcommon import pieces
+from dfcommon.offload import offload
 
 _STOP = object()
+_TAIL = pieces.TAIL[0]
+
+
+def _md5_and_write(writer, offset: int, wrapped, native_write: bool) -> str:
+    """The protocol md5 string of a wrapped piece; writes it too when ``native_write``."""
+    md5 = f"{hashlib.md5(wrapped).hexdigest()}:{len(wrapped)}"
+    if native_write:
+        writer.write_at(offset, wrapped)
+    return md5
 
 
 class PieceSink:
     def __init__(self, writer, piece_size: int, start_piece: int, writers: int, file_md5, on_written):
         """``file_md5`` is a running hashlib md5 of the source bytes (already fed with any resumed prefix);
-        ``on_written(piece_num, piece_md5)`` is called from a writer thread after each piece is written."""
+        ``on_written(piece_num, piece_md5)`` is called from a writer thread after each piece is written.
+        A writer whose class sets ``offloadable = True`` is written from native threads under gevent."""
         self.writer = writer
         self.piece_size = piece_size
         self.content_size = pieces.content_size(piece_size)
@@ -27,33 +42,51 @@ class PieceSink:
         self.on_written = on_written
         self.md5s: dict[int, str] = {}
         self.bytes_fed = 0
-        self._buf = bytearray()
+        self._native_write = bool(getattr(writer, "offloadable", False))
+        self._piece: bytearray | None = None     # the wrapped piece being filled
+        self._fill = 0                           # content bytes in it
         self._error: BaseException | None = None
         self._lock = threading.Lock()
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, writers))
-        self._threads = [threading.Thread(target=self._work, name=f"cdn-writer-{i}", daemon=True)
-                         for i in range(max(1, writers))]
+        n = max(1, writers)
+        self._queue: queue.Queue = queue.Queue(maxsize=n)
+        self._hash_queue: queue.Queue = queue.Queue(maxsize=2)
+        self._threads = [threading.Thread(target=self._work, name=f"cdn-writer-{i}", daemon=True) for i in range(n)]
+        self._threads.append(threading.Thread(target=self._hash, name="cdn-hasher", daemon=True))
         for t in self._threads:
             t.start()
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data) -> None:
         self._raise_if_failed()
-        self.file_md5.update(data)
-        self.bytes_fed += len(data)
-        self._buf += data
+        view = memoryview(data)
+        self.bytes_fed += len(view)
         cs = self.content_size
-        while len(self._buf) >= cs:
-            content = bytes(self._buf[:cs])
-            del self._buf[:cs]
-            self._put(content)
+        while len(view):
+            if self._piece is None:
+                self._piece, self._fill = bytearray(self.piece_size), 0
+            n = min(cs - self._fill, len(view))
+            self._piece[4 + self._fill:4 + self._fill + n] = view[:n]
+            self._fill += n
+            view = view[n:]
+            if self._fill == cs:
+                self._emit()
 
-    def _put(self, content: bytes) -> None:
+    def _emit(self) -> None:
+        buf, n = self._piece if self._piece is not None else bytearray(pieces.WRAP_SIZE), self._fill
+        self._piece, self._fill = None, 0
+        if len(buf) != n + pieces.WRAP_SIZE:
+            del buf[n + pieces.WRAP_SIZE:]                  # the short last piece
+        buf[:4] = pieces.header(n, self.piece_size)
+        buf[n + 4] = _TAIL
         num = self.next_piece
         self.next_piece += 1
+        self._put(self._hash_queue, (buf, n))
+        self._put(self._queue, (num, buf))
+
+    def _put(self, q: queue.Queue, item) -> None:
         while True:
             self._raise_if_failed()
             try:
-                self._queue.put((num, content), timeout=0.5)
+                q.put(item, timeout=0.5)
                 return
             except queue.Full:
                 continue
@@ -62,21 +95,36 @@ class PieceSink:
         """Flush the tail (and the single empty piece of an empty source when ``empty_piece``), wait for the
         writers, and return ``{piece_num: piece_md5}`` of the pieces written by this sink."""
         try:
-            if self._buf or empty_piece:
-                content, self._buf = bytes(self._buf), bytearray()
-                self._put(content)
+            if self._fill or empty_piece:
+                self._emit()
         finally:
             self.close()
         self._raise_if_failed()
         return self.md5s
 
     def close(self) -> None:
-        """Stop the writers once the queued pieces are written (safe to call more than once)."""
-        for _ in self._threads:
+        """Stop the workers once the queued pieces are done (safe to call more than once)."""
+        if not self._threads:
+            return
+        for _ in self._threads[:-1]:
             self._queue.put(_STOP)
+        self._hash_queue.put(_STOP)
         for t in self._threads:
             t.join()
         self._threads = []
+
+    def _hash(self) -> None:
+        while True:
+            item = self._hash_queue.get()
+            if item is _STOP:
+                return
+            if self._error is not None:
+                continue
+            buf, n = item
+            try:
+                offload(self.file_md5.update, memoryview(buf)[4:4 + n])
+            except BaseException as e:      # reported to the reader through feed()/finish()
+                self._fail(e)
 
     def _work(self) -> None:
         while True:
@@ -85,21 +133,22 @@ class PieceSink:
                 return
             if self._error is not None:
                 continue
-            num, content = item
+            num, buf = item
             try:
-                head = pieces.header(len(content), self.piece_size)
-                h = hashlib.md5(head)
-                h.update(content)
-                h.update(pieces.TAIL)
-                md5 = f"{h.hexdigest()}:{len(content) + pieces.WRAP_SIZE}"
-                self.writer.write_at(num * self.piece_size, b"".join((head, content, pieces.TAIL)))
+                offset = num * self.piece_size
+                md5 = offload(_md5_and_write, self.writer, offset, buf, self._native_write)
+                if not self._native_write:
+                    self.writer.write_at(offset, buf)
                 with self._lock:
                     self.md5s[num] = md5
                 self.on_written(num, md5)
             except BaseException as e:      # reported to the reader through feed()/finish()
-                with self._lock:
-                    if self._error is None:
-                        self._error = e
+                self._fail(e)
+
+    def _fail(self, e: BaseException) -> None:
+        with self._lock:
+            if self._error is None:
+                self._error = e
 
     def _raise_if_failed(self) -> None:
         if self._error is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from dfcommon import pieces
+from dfcommon import task_id as tid
 from dfcommon.errors import DfError
 from supernode.cdn.types import FAILED, RUNNING, SOURCE_ERROR, SUCCESS, WAITING, Cdn
 
@@ -37,36 +38,67 @@ class TaskManager:
             raise DfError("INVALID_PARAM", "cid uses the supernode's reserved prefix")
         candidate = new_task(req.raw_url, req.task_url, req.md5, req.identifier, req.headers, st.clock)
         candidate.insecure, candidate.root_cas = req.insecure, list(req.root_cas)
-        existing = st.tasks.get(candidate.id)
-        if existing is not None and not existing.same_identity(candidate):
-            raise DfError("TASK_CONFLICT", f"task id {candidate.id} already used by another url/md5/identifier")
-        length = -1
-        if existing is None or existing.source_length == 0:
-            info = self.cdn.probe(candidate.source_request())          # may raise 607 / 608 / 610
-            length = info.length if info.length is not None else -1
+        length = self._probe(candidate)
         with st.lock:
-            task, created = st.tasks.add_or_get(candidate)
-            if created:
-                st.new_task(task)
-            if task.source_length == 0:
-                task.source_length = length
-                task.piece_size = pieces.compute_piece_size(length if length >= 0 else None)
-                task.piece_total = pieces.piece_total(length, task.piece_size) if length >= 0 else -1
-            # the latest register's headers and TLS settings are used against the source
-            task.headers, task.insecure, task.root_cas = list(req.headers), req.insecure, list(req.root_cas)
+            task, created, trigger = self._admit(candidate, length)
             peer = st.peers.register(req.ip, req.host_name, req.port, req.version, req.pattern == "cdn")
             st.add_dfget_task(DfgetTask(cid=req.cid, task_id=task.id, peer_id=peer.id, path=req.path,
                                         call_system=req.call_system, dfdaemon=req.dfdaemon,
                                         super_node_ip=req.super_node_ip, created=st.clock()))
-            trigger = task.cdn_status in (WAITING, FAILED, SOURCE_ERROR)
-            if trigger:
-                st.set_cdn_status(task, RUNNING)
-                st.progress.init_task(task.id, reset=True)
         log.info("registered task=%s peer=%s cid=%s new_task=%s", task.id, peer.id, req.cid, created)
         if trigger:
             self._trigger(task)
         return {"taskId": task.id, "fileLength": task.source_length, "pieceSize": task.piece_size,
                 "cdnSource": "source" if self.config.cdn_pattern == "source" else "supernode"}
+
+    def _probe(self, candidate: Task) -> int:
+        """Conflict check, then the source length when the task is new or was never probed (outside the
+        state lock: it is network I/O). May raise 606 / 607 / 608 / 610."""
+        existing = self.state.tasks.get(candidate.id)
+        if existing is not None and not existing.same_identity(candidate):
+            raise DfError("TASK_CONFLICT", f"task id {candidate.id} already used by another url/md5/identifier")
+        if existing is None or existing.source_length == 0:
+            info = self.cdn.probe(candidate.source_request())
+            return info.length if info.length is not None else -1
+        return -1
+
+    def _admit(self, candidate: Task, length: int) -> tuple[Task, bool, bool]:
+        """The register path shared by peers and preheat: add (or find) the task, take the probed length,
+        the latest headers, and decide on a CDN trigger. Called with the state lock held."""
+        st = self.state
+        task, created = st.tasks.add_or_get(candidate)
+        if created:
+            st.new_task(task)
+        if task.source_length == 0:
+            task.source_length = length
+            task.piece_size = pieces.compute_piece_size(length if length >= 0 else None)
+            task.piece_total = pieces.piece_total(length, task.piece_size) if length >= 0 else -1
+        # the latest register's headers and TLS settings are used against the source
+        task.headers, task.insecure, task.root_cas = list(candidate.headers), candidate.insecure, \
+            list(candidate.root_cas)
+        trigger = task.cdn_status in (WAITING, FAILED, SOURCE_ERROR)
+        if trigger:
+            st.set_cdn_status(task, RUNNING)
+            st.progress.init_task(task.id, reset=True)
+        return task, created, trigger
+
+    def warm(self, raw_url: str, headers: list[tuple[str, str]] | None = None, filters=(), identifier: str = "",
+             insecure: bool = False) -> Task:
+        """Register a peerless task and start its CDN download (preheat): the same task id a dfget or
+        dfdaemon computes for ``raw_url`` (task URL = the filtered raw URL). Returns the task at once;
+        its ``cdn_status`` tells when the CDN is done."""
+        st = self.state
+        candidate = new_task(raw_url, tid.filter_url_param(raw_url, list(filters or ())), "", identifier,
+                             list(headers or []), st.clock)
+        candidate.insecure = insecure
+        length = self._probe(candidate)
+        with st.lock:
+            task, created, trigger = self._admit(candidate, length)
+            st.tasks.touch(task.id)
+        log.info("warm task=%s new_task=%s trigger=%s", task.id, created, trigger)
+        if trigger:
+            self._trigger(task)
+        return task
 
     def _trigger(self, task: Task) -> None:
         try:

@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 class LocalWriter:
     """One file descriptor written with os.pwrite, which is safe to call from several threads."""
 
+    offloadable = True          # write_at takes no lock: it may run in a native thread under gevent
+
     def __init__(self, path: str, truncate: bool):
         flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if truncate else 0)
         self._fd = os.open(path, flags, 0o644)

@@ -93,3 +93,18 @@ def test_gc_deletes_expired_files(home, supernode):
     assert wait_for(lambda: not os.path.exists(gone), timeout=30)
     assert os.path.exists(keep)
     assert supernode.standin.snapshot() == [{"taskId": "task-g", "cid": "cid-g"}]
+
+
+def test_background_launch_knows_its_port_before_the_child_answers(home):
+    from dfdaemon.upload.launcher import launch_upload_server
+    launch = launch_upload_server(home, "127.0.0.1", alive=60, expire=600, task_file_name="early",
+                                  background=True)
+    assert 0 < launch.port < 65536 and meta_port(home) == launch.port
+    # a request sent now waits in the listen backlog until the child accepts it
+    r = requests.get(f"http://127.0.0.1:{launch.port}/server/ping", timeout=10)
+    assert r.status_code == 200 and r.text == "success"
+    assert launch.wait(10) == launch.port and launch.ready
+    pids = pids_under(home)
+    assert len(pids) == 1
+    os.kill(pids[0], signal.SIGTERM)
+    assert wait_for(lambda: meta_port(home) == 0 and not pids_under(home))

@@ -51,7 +51,11 @@ def test_every_supernode_key_set_through_the_chart_loads(chart, tmp_path):
               "failure_count_limit": 4, "link_limit": "40MB", "gc_initial_delay": "1s", "gc_meta_interval": "1m",
               "task_expire_time": "10m", "peer_gc_delay": "5m", "gc_disk_interval": "30s",
               "young_gc_threshold": 107374182400, "full_gc_threshold": "10GB", "interval_threshold": "1h",
-              "clean_ratio": 2, "max_body_size": "2MB", "log_level": "DEBUG", "log_json": False, "debug": True}
+              "clean_ratio": 2, "max_body_size": "2MB", "log_level": "DEBUG", "log_json": False, "debug": True,
+              "preheat": {"ttl": "12h", "auth_mode": "oauth", "auth_token": "pat",
+                          "registries": [{"host": "harbor.local", "scheme": "http"}], "platforms": ["linux/amd64"]},
+              "webhooks": {"harbor_auth": ["Bearer x"], "dedup_window": "5m"},
+              "policies": {"misfire_grace_time": "2m", "credentials": {"robot": "u:p"}}}
     assert set(config) | CHART_OWNED_KEYS == {f.name for f in dataclasses.fields(SupernodeConfig)}
     objs = objects(chart, {"supernode": {"config": config, "ports": {"api": 9002, "download": 9001},
                                          "homeDir": "/data/sn"}})
@@ -61,6 +65,8 @@ def test_every_supernode_key_set_through_the_chart_loads(chart, tmp_path):
     assert conf.max_bandwidth == 1 << 30 and conf.system_bandwidth == 1 << 20
     assert conf.young_gc_threshold == 107374182400 and conf.fail_access_interval == 90.0
     assert conf.source_connect_timeout == 2.5 and conf.debug is True and conf.cdn_writers == 8
+    assert conf.preheat.ttl == 43200.0 and conf.preheat.auth_mode == "bearer"
+    assert conf.preheat.registries[0].scheme == "http" and conf.webhooks.dedup_window == 300.0
     sts = objs[("StatefulSet", SN)]
     c = container(sts, "supernode")
     assert {p["containerPort"] for p in c["ports"]} == {9001, 9002}

@@ -1,4 +1,5 @@
-"""The piece server over a real socket: gevent.pywsgi.WSGIServer on a free port, run in its own thread."""
+"""The piece server over a real socket, run in its own thread: on gevent.pywsgi.WSGIServer (the body is
+iterated) and on the supernode's NoDelayWSGIServer (file bodies go out with os.sendfile)."""
 from __future__ import annotations
 
 import socket
@@ -8,6 +9,8 @@ import gevent
 import pytest
 import requests
 from gevent.pywsgi import WSGIServer
+
+from dfcommon.wsgi_server import NoDelayWSGIServer
 
 from supernode.metrics import SupernodeMetrics
 from supernode.piece_server import create_piece_server, parse_range, BadRange, Unsatisfiable
@@ -22,14 +25,15 @@ DATA = bytes(range(256)) * 9000          # ~2.2 MiB: more than one 1 MiB block
 class ServerThread:
     """Runs a gevent WSGIServer in a thread with its own hub; stopped through that hub."""
 
-    def __init__(self, app):
+    def __init__(self, app, server_class=WSGIServer):
         self.port = free_port()
+        self.server_class = server_class
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, args=(app,), daemon=True)
 
     def _serve(self, app):
         self.hub = gevent.get_hub()
-        self.server = WSGIServer(("127.0.0.1", self.port), app, log=None, error_log=None)
+        self.server = self.server_class(("127.0.0.1", self.port), app, log=None, error_log=None)
         self.server.start()
         self._ready.set()
         self.server.serve_forever()
@@ -48,13 +52,14 @@ class ServerThread:
         return f"http://127.0.0.1:{self.port}{path}"
 
 
-@pytest.fixture(params=["local", "memory"])
+@pytest.fixture(params=["local", "memory", "local-sendfile"])
 def served(request, tmp_path):
-    store = LocalStorage(str(tmp_path)) if request.param == "local" else MemoryStorage()
+    store = MemoryStorage() if request.param == "memory" else LocalStorage(str(tmp_path))
+    server_class = NoDelayWSGIServer if request.param.endswith("sendfile") else WSGIServer
     store.put_atomic(PATH[1:], DATA)
     store.put_atomic(PATH[1:] + ".meta", b"{}")
     metrics = SupernodeMetrics()
-    srv = ServerThread(create_piece_server(store, metrics)).start()
+    srv = ServerThread(create_piece_server(store, metrics), server_class).start()
     yield srv, metrics, store
     srv.stop()
 

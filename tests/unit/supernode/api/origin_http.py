@@ -42,6 +42,12 @@ class Origin:
                     return
                 start, end, status = 0, len(body) - 1, 200
                 m = re.match(r"bytes=(\d+)-(\d*)$", self.headers.get("Range", ""))
+                if m and int(m.group(1)) >= len(body):      # as real servers do: nothing to send
+                    self.send_response(416)
+                    self.send_header("Content-Range", f"bytes */{len(body)}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if m:
                     start = int(m.group(1))
                     end = min(int(m.group(2)) if m.group(2) else len(body) - 1, len(body) - 1)

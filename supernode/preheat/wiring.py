@@ -1,0 +1,69 @@
+"""Builds the preheat engine, the provider auth and the webhook service on a Services container.
+
+:func:`install` is called by the composition root (``create_app``); the objects hang on
+``services.extras`` (``preheat``, ``provider_auth``, ``webhooks``, ``preheat_components``). The
+server starts and stops them with its own lifecycle (:meth:`PreheatComponents.start`/``stop``).
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+from .config import PreheatConfig, default_preheat_config, validate_preheat
+from .engine import PreheatService
+from .sink import WebhookSink
+from .store import PreheatStore
+from .warmer import CdnWarmer
+
+log = logging.getLogger(__name__)
+KEY = "preheat_components"
+
+
+class PreheatComponents:
+    def __init__(self, services):
+        config = services.config
+        self.conf: PreheatConfig = validate_preheat(getattr(config, "preheat", None) or default_preheat_config())
+        home = config.home_dir
+        self.store = PreheatStore(os.path.join(home, "preheat", "preheat.db"), ttl=self.conf.ttl)
+        self.preheat = PreheatService(self.conf, self.store, CdnWarmer(services.manager))
+        self.sink = WebhookSink(self.preheat, self.conf)
+        from supernode.api.provider_auth import ProviderAuth
+        self.provider_auth = ProviderAuth.from_config(self.conf)
+        self.webhooks = None
+        wconf = getattr(config, "webhooks", None)
+        if wconf is not None and wconf.enabled:
+            from supernode.policies.service import policy_service_of
+            from supernode.policies.sink import PolicySink
+            from webhooks import WebhookService
+            # every pushed image is preheated, and event-triggered policies whose filters match start a run
+            self.webhooks = WebhookService(wconf, PolicySink(self.sink, policy_service_of(services)), home)
+        self._started = False
+
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self.preheat.start()
+        if self.webhooks is not None:
+            self.webhooks.start()
+        log.info("preheat started webhooks=%s auth_mode=%s", self.webhooks is not None, self.conf.auth_mode)
+
+    def stop(self) -> None:
+        if self.webhooks is not None:
+            self.webhooks.stop()
+        self.preheat.stop()
+        self.store.close()
+        self._started = False
+
+
+def install(services) -> PreheatComponents:
+    comp = services.extras.get(KEY)
+    if comp is None:
+        comp = PreheatComponents(services)
+        services.extras.update({KEY: comp, "preheat": comp.preheat, "provider_auth": comp.provider_auth,
+                                "webhooks": comp.webhooks})
+    return comp
+
+
+def components_of(services) -> PreheatComponents | None:
+    return services.extras.get(KEY)
