@@ -88,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         from supernode.policy_cli import main as policy_main
         return policy_main(argv[1:])
     args = build_parser().parse_args(argv)
+    # patch before the config is loaded: loading it imports the policy scheduler (APScheduler), whose
+    # thread and event classes must be gevent's, or stopping it waits forever on a native thread
+    from supernode.wsgi import patch
+    patch()
     try:
         config = load(args)
         from supernode.scheduler import create_policy
@@ -95,8 +99,6 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"supernode: configuration error: {e}", file=sys.stderr)
         return 2
-    from supernode.wsgi import patch
-    patch()
     from dfcommon.logging import setup_logging
     setup_logging(config.log_level, config.log_json)
     from supernode.server import SupernodeServer

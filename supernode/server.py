@@ -36,6 +36,7 @@ class SupernodeServer:
         self.gc = GarbageCollector(config, self.services)
         self._servers: list[WSGIServer] = []
         self._stopped = threading.Event()
+        self._finished = threading.Event()      # set when stop() has run to its end
 
     @property
     def port(self) -> int:
@@ -66,21 +67,25 @@ class SupernodeServer:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        for server in self._servers:
-            server.stop(timeout=2)
-        self.gc.stop()
-        policy_service_of(self.services).stop()
-        background = components_of(self.services)
-        if background is not None:
-            background.stop()
-        self.services.close()
-        log.info("supernode stopped")
+        try:
+            for server in self._servers:
+                server.stop(timeout=2)
+            self.gc.stop()
+            policy_service_of(self.services).stop()
+            background = components_of(self.services)
+            if background is not None:
+                background.stop()       # the webhook dispatcher hands unfinished work back to its queue
+            self.services.close()
+            log.info("supernode stopped")
+        finally:
+            self._finished.set()
 
     def serve_forever(self) -> None:
-        """Start, then block until SIGINT/SIGTERM (or :meth:`stop`)."""
+        """Start, then block until SIGINT/SIGTERM (or :meth:`stop`) and the stop has finished, so the
+        process does not exit while the stop still hands work back and closes its stores."""
         import gevent
         self.start()
         for sig in (signal.SIGINT, signal.SIGTERM):
             gevent.signal_handler(sig, lambda: gevent.spawn(self.stop))
-        while not self._stopped.is_set():
+        while not self._finished.is_set():
             gevent.sleep(0.2)

@@ -56,9 +56,14 @@ class Dispatcher:
         log.info("webhook dispatcher started workers=%d", self.workers)
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def request_stop(self) -> None:
+        """Ask the workers to stop without waiting: a sink call that fails from now on hands its item
+        back to the queue unchanged (the host process is going away, the work is not at fault)."""
         self._stop.set()
         self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.request_stop()
         for t in self._threads:
             t.join(timeout)
         self._threads = []
@@ -91,6 +96,10 @@ class Dispatcher:
         try:
             self.sink.preheat_image(ev)
         except Exception as e:  # the sink's failure is data here: retried, then dead-lettered
+            if self._stop.is_set():
+                self.queue.release(item.id)
+                log.info("preheat handed back at stop image=%s digest=%s error=%s", ev.image, ev.digest, e)
+                return
             state = self.queue.fail(item.id, f"{type(e).__name__}: {e}", self.retry_delay(item.attempts))
             level = logging.ERROR if state == DEAD else logging.WARNING
             log.log(level, "preheat failed image=%s digest=%s attempt=%d state=%s error=%s",

@@ -49,9 +49,13 @@ class PreheatComponents:
         log.info("preheat started webhooks=%s auth_mode=%s", self.webhooks is not None, self.conf.auth_mode)
 
     def stop(self) -> None:
+        # the dispatcher stops taking work first; stopping the engine then ends the preheat a worker waits
+        # for, and that worker hands its item back to the durable queue (it runs again after a restart)
+        if self.webhooks is not None:
+            self.webhooks.dispatcher.request_stop()
+        self.preheat.stop()
         if self.webhooks is not None:
             self.webhooks.stop()
-        self.preheat.stop()
         self.store.close()
         self._started = False
 
