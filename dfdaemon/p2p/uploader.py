@@ -7,7 +7,6 @@ home). The dfdaemon, which runs its upload server in-process, passes its own obj
 from __future__ import annotations
 
 import logging
-import os
 from typing import Protocol
 
 log = logging.getLogger(__name__)
@@ -44,7 +43,7 @@ class LauncherUploadServer:
         from dfdaemon.upload import launcher
         self._launch = launcher.launch_upload_server(self.work_home, self.ip, port=self.port, alive=self.alive,
                                                      expire=self.expire, total_limit=self.total_limit,
-                                                     task_file_name=task_file_name, background=os.environ.get("DF_BG", "1") == "1")
+                                                     task_file_name=task_file_name, background=True)
         return int(self._launch.port)
 
     def _ready(self, wait: float = 0.0) -> bool:

@@ -3,7 +3,9 @@
 Dragonfly 1.x's rules (supernode/daemon/mgr/scheduler), tuned so the supernode's uplink is
 spent once per piece: a peer holding the piece is preferred to the supernode and the least
 loaded such peer is chosen; the supernode serves at most ``peer_down_limit`` pieces of a task
-at a time, so later clients take pieces from earlier ones instead of waiting on it.
+at a time, so later clients take pieces from earlier ones instead of waiting on it. The supernode
+does not send a second copy of a piece that nobody holds yet but another client is fetching, unless
+the asking client has nothing else in flight: a peer will hold that piece in a moment.
 """
 from __future__ import annotations
 
@@ -73,12 +75,18 @@ class Scheduler:
             dst = SUPERNODE if sn_only else self._pick_holder(task_id, piece, peer_id)
             if dst == SUPERNODE and pr.superload(task_id) + 1 > self.limits.peer_down_limit:
                 continue                      # the supernode already serves its share of this task
+            if dst == SUPERNODE and not sn_only and running > 0 and self._only_in_flight(task_id, piece, peer_id):
+                continue                      # a second copy: a peer will hold it soon, and this client is busy
             pr.start_piece(cid, piece, dst)
             out.append(Assignment(piece, dst))
             running += 1
             if running >= self.limits.peer_down_limit:
                 break
         return ScheduleResult(out, wait=not out)
+
+    def _only_in_flight(self, task_id: str, piece: int, requester: str) -> bool:
+        """Nobody holds ``piece`` yet but another client fetches it now."""
+        return self.progress.in_flight(task_id, piece) > 0 and not self._live_holders(task_id, piece, requester)
 
     def _live_holders(self, task_id: str, piece: int, requester: str) -> list[str]:
         """Holders that can serve; dead ones (unknown, service down, eliminated) are dropped for good."""

@@ -137,3 +137,15 @@ def test_a_swarm_completes_with_the_supernode_sending_about_one_copy(policy):
     assert all(len(w.progress.success_pieces(n)) == pieces for n in names)
     if policy == "rarest-first":
         assert sn_sent <= pieces * 1.5
+
+
+def test_no_second_supernode_copy_of_a_piece_in_flight_while_the_client_is_busy():
+    w = World(pieces=3, limits=Limits(peer_down_limit=6))
+    w.client("a"), w.client("b")
+    assert len(w.schedule("a").assignments) == 3          # every piece now in flight from the supernode to "a"
+    got = w.schedule("b").assignments                      # an idle client still gets one piece, not three
+    assert len(got) == 1 and got[0].dst_pid == SUPERNODE
+    assert w.schedule("b").wait                            # busy now: the other two come from "a" later
+    w.holds("a", 0, 1, 2)
+    later = w.schedule("b").assignments
+    assert later and all(x.dst_pid == w.pid["a"] for x in later)
