@@ -13,6 +13,7 @@ import threading
 import time
 
 from dfcommon.errors import DfError
+from dfcommon.offload import cooperate
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class Flight:
         with self._cond:
             self.written += len(data)
             self._cond.notify_all()
+        cooperate()     # under gevent: let the readers send what just landed before the next block
 
     def finish(self) -> None:
         """Verify and publish; readers then release the held-back bytes (or abort on a mismatch)."""
