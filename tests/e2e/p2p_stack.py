@@ -35,6 +35,7 @@ class SupernodeProcess:
                 raise RuntimeError(f"supernode exited with {self.proc.returncode}: {self.log_tail()}")
             try:
                 wait_port(self.port, host=host, timeout=0.5)
+                wait_port(self.download_port, host=host, timeout=0.5)
                 break
             except TimeoutError:
                 if time.monotonic() > deadline:
