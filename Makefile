@@ -24,6 +24,7 @@ test: venv system-deps
 	$(BIN)/python -m pytest
 
 bench: venv system-deps
+	$(BIN)/pip install -q -e '.[test,bench]'
 	$(BIN)/python -m bench.run_all
 
 clean:

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import sys
 
-from bench import p2p_download
+from bench import distribution, memory, mirror_pull, p2p_download, scheduler_rps, webhooks_preheat
 
-BENCHMARKS = [("p2p_download", p2p_download.main)]
+BENCHMARKS = [("p2p_download", p2p_download.main), ("scheduler_rps", scheduler_rps.main), ("memory", memory.main),
+              ("distribution", distribution.main), ("webhooks_preheat", webhooks_preheat.main),
+              ("mirror_pull", mirror_pull.main)]
 
 
 def main() -> int:

@@ -1,0 +1,269 @@
+"""Distribution benchmark on emulated hosts: N bandwidth-limited hosts pull one image at the same moment.
+
+An origin registry (docker-registry) runs in its own network namespace with egress u_s, the supernode in
+another with egress u_sn, and N hosts each with egress u run a dfdaemon mirror; every host pulls the same
+image with skopeo through its mirror (P2P). The same hosts then pull directly from the origin (direct).
+With ``--client dfget`` the hosts run dfget on the blob URLs instead of a mirror (the P2P core alone).
+
+    python -m bench.distribution [--size-mib 256] [--hosts 2,4,8] [--layers 1,4] [--uplink 100]
+                                 [--client auto|mirror|dfget] [--no-direct] [--no-write]
+
+Needs root (network namespaces, tc). Rewrites the ``distribution`` section of docs/benchmarks.md and
+docs/benchmark-distribution.png.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+
+import requests
+
+from bench import lab_services as svc
+from bench.dist_report import render, write_plot
+from bench.hosts import HostSpec, Lab, cleanup_stale, missing_requirements
+from bench.report import RESULTS, machine, write_section
+from tests.fixtures.oci_image import build_oci_image
+
+MiB = 1 << 20
+PREFIX = "dfb"
+
+
+def t_min(size: int, n: int, u_s: float, u: float, d: float | None) -> float:
+    """Kumar-Ross lower bound max(F/u_s, F/d, N*F/(u_s + N*u)), rates in bytes/s (d None: unlimited)."""
+    bounds = [size / u_s, n * size / (u_s + n * u)]
+    if d:
+        bounds.append(size / d)
+    return max(bounds)
+
+
+def _metrics(url: str) -> dict[str, float]:
+    out = {}
+    for line in requests.get(url, timeout=5).text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out
+
+
+def _metric(metrics: dict, name: str, **labels) -> float:
+    return sum(v for k, v in metrics.items()
+               if k.partition("{")[0] == name and all(f'{a}="{b}"' in k for a, b in labels.items()))
+
+
+class Distribution:
+    """One Lab (origin, sn, h1..hN) and the runs made in it."""
+
+    def __init__(self, args, work: str, image, repo: str, n: int):
+        self.args, self.work, self.image, self.repo, self.n = args, work, image, repo, n
+        self.hosts = [f"h{i + 1}" for i in range(n)]
+        self.size = sum(b.size for b in image.blobs)
+        self.lab: Lab | None = None
+        self.registry = None
+
+    def specs(self) -> list[HostSpec]:
+        a = self.args
+        down = f"{a.downlink}mbit" if a.downlink else None
+        return ([HostSpec("origin", up=f"{a.origin_uplink or a.uplink}mbit"),
+                 HostSpec("sn", up=f"{a.sn_uplink or a.uplink}mbit")]
+                + [HostSpec(h, up=f"{a.uplink}mbit", down=down) for h in self.hosts])
+
+    def _snapshot(self) -> dict:
+        lab = self.lab
+        snap = {h: lab.qdisc_stats(h) for h in ["origin", "sn"] + self.hosts}
+        snap["registry"] = svc.registry_blob_bytes(lab, self.registry)
+        return snap
+
+    def _deltas(self, before: dict, after: dict) -> dict:
+        out = {}
+        for h in ["origin", "sn"] + self.hosts:
+            out[h] = {k: after[h][k] - before[h][k] for k in ("bytes", "packets", "dropped", "overlimits")}
+        reg_b, reg_a = before["registry"], after["registry"]
+        out["origin_blob_bytes"] = {b.digest: reg_a.get(b.digest, 0) - reg_b.get(b.digest, 0)
+                                    for b in self.image.layers}
+        return out
+
+    def run(self, mode: str, client: str) -> dict:
+        lab, work = self.lab, os.path.join(self.work, f"{mode}-{client}")
+        os.makedirs(work, exist_ok=True)
+        sn_ip = lab.ip("sn")
+        daemons = []
+        if mode == "p2p":
+            daemons.append(svc.start_supernode(lab, "sn", os.path.join(work, "supernode"),
+                                               self.args.supernode_args.split()))
+            if client == "mirror":
+                for h in self.hosts:
+                    daemons.append(svc.start_dfdaemon(lab, h, os.path.join(work, f"df-{h}"), "sn", "origin"))
+        procs = {}
+        before = self._snapshot()
+        with svc.CpuSampler(lab) as cpu:
+            start = time.monotonic()
+            for h in self.hosts:
+                procs[h] = self._start_pull(h, mode, client, work)
+            finish = svc.wait_all(lab, procs, start)
+        last = max(finish.values())
+        after = self._snapshot()
+        result = {"mode": mode, "client": client, "hosts": self.n, "size_bytes": self.size,
+                  "layers": len(self.image.layers), "times_s": finish, "last_s": last,
+                  "median_s": statistics.median(finish.values()), "links": self._deltas(before, after),
+                  "cpu": cpu.result()}
+        result["timeline_mbit"] = svc.summarize_timeline(result["cpu"].pop("timeline"), self.hosts, self.size)
+        if mode == "p2p":
+            m = _metrics(f"http://{sn_ip}:{svc.SN_PORT}/metrics")
+            result["supernode_payload_bytes"] = _metric(m, "dragonfly_supernode_piece_server_bytes_total")
+            result["pieces_from_peers"] = _metric(m, "dragonfly_supernode_pieces_reported_total", source="peer")
+            result["pieces_from_supernode"] = _metric(m, "dragonfly_supernode_pieces_reported_total",
+                                                      source="supernode")
+            result["cdn_source_bytes"] = _metric(m, "dragonfly_supernode_cdn_download_size_bytes_total")
+        self._verify(work, client if mode == "p2p" else "mirror")
+        for p in daemons:
+            lab.stop(p)
+        for h in self.hosts:
+            lab.kill_all(h)
+        lab.kill_all("sn")
+        shutil.rmtree(work, ignore_errors=True)
+        return result
+
+    def _start_pull(self, host: str, mode: str, client: str, work: str) -> list:
+        lab = self.lab
+        if client == "dfget" and mode == "p2p":
+            home = os.path.join(work, f"dfget-{host}")
+            os.makedirs(os.path.join(work, f"out-{host}"), exist_ok=True)
+            procs = []
+            for b in self.image.layers:
+                url = f"http://{lab.ip('origin')}:{svc.REGISTRY_PORT}/v2/{self.repo.split(':')[0]}/blobs/{b.digest}"
+                out = os.path.join(work, f"out-{host}", b.digest.split(":")[1])
+                procs.append(lab.popen(host, svc.dfget_argv(lab, host, url, out, home, "sn"),
+                                       name=f"dfget-{b.digest[7:19]}"))
+            return procs
+        home = svc.skopeo_home(lab, host, work, "origin", mirror=(mode == "p2p"))
+        env = dict(os.environ, HOME=home, XDG_RUNTIME_DIR=home)
+        argv = svc.skopeo_pull_argv(lab, "origin", self.repo, os.path.join(work, f"out-{host}"), work)
+        return [lab.popen(host, argv, name=f"skopeo-{mode}", env=env)]
+
+    def _verify(self, work: str, client: str) -> None:
+        """Every host holds every layer byte-exact (skopeo checks digests itself; dfget output is hashed)."""
+        import hashlib
+        for h in self.hosts:
+            for b in self.image.layers:
+                path = os.path.join(work, f"out-{h}", b.digest.split(":")[1])
+                if client == "dfget":
+                    hs = hashlib.sha256()
+                    with open(path, "rb") as f:
+                        for block in iter(lambda: f.read(MiB), b""):
+                            hs.update(block)
+                    ok = "sha256:" + hs.hexdigest() == b.digest
+                else:
+                    ok = os.path.getsize(path) == b.size
+                if not ok:
+                    raise SystemExit(f"{h}: layer {b.digest} is wrong after the pull")
+
+
+def run_case(args, work: str, layers: int, n: int, client: str, registry_dir: str, image, pushed: set) -> list:
+    dist = Distribution(args, os.path.join(work, f"L{layers}-N{n}"), image, f"bench/img{layers}:latest", n)
+    results = []
+    with Lab(dist.specs(), prefix=PREFIX, workdir=os.path.join(work, f"lab-L{layers}-N{n}")) as lab:
+        dist.lab = lab
+        dist.registry = svc.start_registry(lab, "origin", registry_dir)
+        if layers not in pushed:
+            svc.push_image(lab, "origin", image.oci_ref, dist.repo, work)
+            pushed.add(layers)
+        for mode in (["p2p", "direct"] if args.direct else ["p2p"]):
+            r = dist.run(mode, client)
+            u = args.uplink * 1e6 / 8
+            r["t_min_s"] = t_min(dist.size, n, (args.origin_uplink or args.uplink) * 1e6 / 8, u,
+                                 args.downlink * 1e6 / 8 if args.downlink else None)
+            r["ratio"] = r["last_s"] / r["t_min_s"]
+            print(f"  layers={layers} N={n} {mode:6s} last={r['last_s']:.1f}s median={r['median_s']:.1f}s "
+                  f"T_min={r['t_min_s']:.1f}s ratio={r['ratio']:.2f} cpu_busy={r['cpu']['machine_busy']:.0%}",
+                  flush=True)
+            results.append(r)
+    return results
+
+
+def _sweep(args, work, layers, registry_dir, image, pushed) -> list:
+    """P2P runs with other supernode flags (e.g. its per-task piece cap), to show what drives its copies."""
+    out = []
+    for flags in [f.strip() for f in args.sweep.split(";") if f.strip()]:
+        sub = argparse.Namespace(**{**vars(args), "supernode_args": f"{args.supernode_args} {flags}".strip(),
+                                    "direct": False})
+        for r in run_case(sub, work, layers, args.sweep_hosts, args.client, registry_dir, image, pushed):
+            r["supernode_args"] = sub.supernode_args
+            out.append(r)
+    return out
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size-mib", type=int, default=256, help="image size (raw layer bytes), default 256")
+    ap.add_argument("--hosts", default="2,4,8", help="numbers of hosts, comma-separated")
+    ap.add_argument("--layers", default="1,4", help="layer counts of the image cases (size split evenly)")
+    ap.add_argument("--uplink", type=float, default=100.0, help="host uplink u in Mbit/s")
+    ap.add_argument("--origin-uplink", type=float, default=0.0, help="origin uplink u_s in Mbit/s (default u)")
+    ap.add_argument("--sn-uplink", type=float, default=0.0, help="supernode uplink in Mbit/s (default u)")
+    ap.add_argument("--downlink", type=float, default=0.0, help="host downlink d in Mbit/s (0: unlimited)")
+    ap.add_argument("--client", default="auto", choices=("auto", "mirror", "dfget"),
+                    help="P2P pulls through the dfdaemon mirror with skopeo, or dfget on blob URLs")
+    ap.add_argument("--supernode-args", default="", help="extra supernode flags, e.g. '--max-bandwidth 11M'")
+    ap.add_argument("--sweep", default="--peer-down-limit 2;--peer-down-limit 8",
+                    help="';'-separated supernode flag sets for extra P2P runs of the first image case ('' = none)")
+    ap.add_argument("--sweep-hosts", type=int, default=4, help="N of the sweep runs")
+    ap.add_argument("--no-direct", dest="direct", action="store_false", help="skip the direct pulls")
+    ap.add_argument("--no-write", dest="write", action="store_false", help="print only, leave docs alone")
+    ap.add_argument("--json", default="", help="also write the raw results (timelines included) to this file")
+    ap.add_argument("--render-only", action="store_true",
+                    help="rewrite the docs section and plot from bench/results/distribution.json without running")
+    args = ap.parse_args(argv)
+    if args.client == "auto":
+        try:
+            from tests.helpers import script
+            script("dfdaemon")
+            args.client = "mirror"
+        except FileNotFoundError:
+            args.client = "dfget"
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.render_only:
+        with open(os.path.join(RESULTS, "distribution.json")) as f:
+            data = json.load(f)
+        write_plot(data)
+        write_section("distribution", render(data), data)
+        return 0
+    why = missing_requirements()
+    if why:
+        print(f"distribution benchmark skipped: {why}")
+        return 0
+    cleanup_stale(PREFIX)
+    work = tempfile.mkdtemp(prefix="bench-dist-")
+    data = {"machine": machine(), "args": vars(args), "runs": []}
+    try:
+        registry_dir = os.path.join(work, "registry")
+        pushed: set = set()
+        for layers in [int(x) for x in args.layers.split(",")]:
+            image = build_oci_image(os.path.join(work, f"oci-{layers}"), layers=layers,
+                                    layer_size=args.size_mib * MiB // layers, seed=layers)
+            for n in [int(x) for x in args.hosts.split(",")]:
+                data["runs"] += run_case(args, work, layers, n, args.client, registry_dir, image, pushed)
+            data["sweep"] = data.get("sweep") or _sweep(args, work, layers, registry_dir, image, pushed)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    md = render(data)
+    print(md)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(data, f, indent=1)
+    if args.write:
+        write_plot(data)
+        write_section("distribution", md, data)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

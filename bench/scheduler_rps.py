@@ -1,0 +1,162 @@
+"""Scheduler throughput: ``/peer/task`` requests per second from simulated peers against a real supernode.
+
+A supernode process caches one file from a local origin; then P simulated peers (threads spread over two
+load processes) each register for that file and run the dfget pull loop without moving bytes: ask
+``/peer/task`` for pieces, report each piece done (``/peer/piece/suc`` and the next ``/peer/task`` with
+result SUC), and register again as a new peer once told the download is finished. Peers' addresses are
+not dialled: only the scheduler is measured. Client and server share the machine's cores.
+
+    python -m bench.scheduler_rps [--peers 8,32,128] [--seconds 8] [--size-mib 256]
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+
+import requests
+
+from bench.report import machine, print_table, table, write_section
+from tests.e2e.p2p_stack import SupernodeProcess
+from tests.fixtures.origin import OriginServer, make_file
+
+STARTED, RUNNING = 700, 701
+SUC, INVALID = 501, 502
+CONTINUE, FINISH, WAIT = 601, 600, 602
+TIMEOUT = (5, 30)
+
+
+def _register(session, node, url, n) -> str:
+    cid = f"bench-{uuid.uuid4().hex[:12]}"
+    body = {"rawUrl": url, "taskUrl": url, "cid": cid, "ip": f"127.0.{n // 250}.{n % 250 + 2}",
+            "hostName": f"sim{n}", "port": 15000 + n % 1000, "path": f"/sim/{cid}", "version": "bench",
+            "md5": "", "identifier": "", "callSystem": "bench", "headers": [], "dfdaemon": False,
+            "insecure": False, "rootCAs": [], "taskId": "", "fileLength": 0, "asSeed": False,
+            "superNodeIp": "", "pattern": "p2p"}
+    r = session.post(f"http://{node}/peer/registry", json=body, timeout=TIMEOUT).json()
+    if r.get("code") != 200:
+        raise RuntimeError(f"register failed: {r}")
+    return cid + "|" + r["data"]["taskId"]
+
+
+def _peer(node, url, n, stop_at, out) -> None:
+    """One simulated peer loop; appends (latency of every /peer/task call) to ``out``."""
+    s = requests.Session()
+    lat, errors = [], 0
+    while time.monotonic() < stop_at:
+        cid, task_id = _register(s, node, url, n).split("|")
+        pending, params = [], {"srcCid": cid, "dstCid": "", "range": "", "result": INVALID, "status": STARTED}
+        while time.monotonic() < stop_at:
+            t = time.perf_counter()
+            try:
+                reply = s.get(f"http://{node}/peer/task", params={**params, "taskId": task_id}, timeout=TIMEOUT).json()
+            except (requests.RequestException, ValueError):
+                errors += 1
+                continue
+            lat.append(time.perf_counter() - t)
+            code = reply.get("code")
+            if code == FINISH:
+                break
+            if code == CONTINUE:
+                for p in reply.get("data") or []:
+                    pending.append((p.get("range"), p.get("cid", "")))
+            elif code != WAIT:
+                errors += 1
+            if pending:
+                rng, dst = pending.pop(0)
+                s.get(f"http://{node}/peer/piece/suc", params={"taskId": task_id, "cid": cid, "dstCid": dst,
+                                                                "pieceRange": rng}, timeout=TIMEOUT)
+                params = {"srcCid": cid, "dstCid": dst, "range": rng, "result": SUC, "status": RUNNING}
+            else:
+                params = {"srcCid": cid, "dstCid": "", "range": "", "result": INVALID, "status": RUNNING}
+    out.append((lat, errors))
+
+
+def _load_process(node, url, first, count, seconds, queue) -> None:
+    stop_at = time.monotonic() + seconds
+    out: list = []
+    threads = [threading.Thread(target=_peer, args=(node, url, first + i, stop_at, out)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    queue.put(([x for lat, _ in out for x in lat], sum(e for _, e in out)))
+
+
+def measure(node, url, peers, seconds, procs=2) -> dict:
+    q = mp.get_context("fork").Queue()
+    per = [peers // procs + (1 if i < peers % procs else 0) for i in range(procs)]
+    workers = [mp.get_context("fork").Process(target=_load_process,
+                                               args=(node, url, sum(per[:i]), per[i], seconds, q))
+               for i in range(procs) if per[i]]
+    t0 = time.monotonic()
+    for w in workers:
+        w.start()
+    results = [q.get(timeout=seconds + 120) for _ in workers]
+    for w in workers:
+        w.join(30)
+    elapsed = time.monotonic() - t0
+    lat = sorted(x for r in results for x in r[0])
+    errors = sum(r[1] for r in results)
+    pct = lambda p: 1000 * lat[min(len(lat) - 1, int(p * len(lat)))] if lat else 0.0  # noqa: E731
+    return {"peers": peers, "requests": len(lat), "rps": len(lat) / elapsed, "p50_ms": pct(0.5),
+            "p99_ms": pct(0.99), "errors": errors, "seconds": elapsed}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--peers", default="8,32,128")
+    ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--size-mib", type=int, default=256)
+    ap.add_argument("--no-write", dest="write", action="store_false")
+    args = ap.parse_args(argv)
+    work = tempfile.mkdtemp(prefix="bench-sched-")
+    rows, data = [], {"machine": machine(), "size_mib": args.size_mib, "runs": []}
+    try:
+        make_file(os.path.join(work, "f.bin"), args.size_mib << 20, seed=7)
+        origin = OriginServer(work).start()
+        sn = SupernodeProcess(os.path.join(work, "sn"), ["--log-level", "WARNING"])
+        try:
+            url = origin.url("f.bin")
+            s = requests.Session()
+            _register(s, sn.node, url, 0)
+            deadline = time.monotonic() + 120          # let the CDN finish caching before measuring
+            while sn.metric("dragonfly_supernode_cdn_download_size_bytes_total") < (args.size_mib << 20):
+                if time.monotonic() > deadline:
+                    raise SystemExit("the supernode did not cache the file within 120 s")
+                time.sleep(0.2)
+            for p in [int(x) for x in args.peers.split(",")]:
+                r = measure(sn.node, url, p, args.seconds)
+                data["runs"].append(r)
+                rows.append([p, r["requests"], round(r["rps"]), r["p50_ms"], r["p99_ms"], r["errors"]])
+                print(f"  peers={p} rps={r['rps']:.0f} p50={r['p50_ms']:.1f}ms p99={r['p99_ms']:.1f}ms", flush=True)
+        finally:
+            sn.stop()
+            origin.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    headers = ["simulated peers", "/peer/task calls", "calls/s", "p50 (ms)", "p99 (ms)", "errors"]
+    print_table(headers, rows)
+    pieces = args.size_mib // 4
+    md = f"""## Scheduler requests per second (`python -m bench.scheduler_rps`)
+
+One supernode process (gevent, one core at most) schedules a {args.size_mib} MiB file ({pieces} pieces of 4 MiB)
+for simulated peers that run the dfget pull loop without moving bytes: `/peer/task`, then `/peer/piece/suc`
+and the next `/peer/task` reporting the piece, and a new registration when told the download is finished.
+The load runs in two processes of threads on the same 2 cores, so the client takes CPU from the server:
+the figures are a lower bound. {args.seconds:g} s per row. Machine: {data['machine']}.
+
+{table(headers, rows)}
+"""
+    if args.write:
+        write_section("scheduler_rps", md, data)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
