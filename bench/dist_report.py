@@ -119,22 +119,24 @@ def _analysis(data) -> str:
     return "How the P2P time splits up (link counters sampled every second):\n\n" + "\n".join(lines) + "\n\n" + cpu_note
 
 
-DONE_NOTE = """**Reading and next step.** The supernode sent at most about one copy per blob and the origin one copy;
-what remains between the measured time and T_min is pipelining latency (whole 4 MiB pieces are passed on)
-and the hosts' CPU on this 2-core machine. Next step: repeat at larger N on a machine with more cores."""
+DONE_NOTE = """**What limits it, and next step.** The supernode now sends about one copy per blob and the origin one
+copy. What changed: the supernode sends at most `supernode_upload_limit` (3) pieces of a task at once, separate
+from a client's `peer_down_limit`; it never hands out a second copy of a piece that is on its way from it while no
+peer holds it (for up to 10 s), and while the CDN still fetches a task it keeps its slots for new pieces instead
+of serving pieces that busy peers hold; and the piece server is paced (`upload_rate`, here 94% of the
+supernode's link payload rate) so its egress queue stays short and the CDN's fetch from the origin is no longer
+slowed by ACKs queued (and dropped) behind piece data: that fetch now ends within about 10% of F/u_s. What is left
+between the last host and T_min: the supernode's uplink still idles about 10% of the time (its pieces reach it
+from the CDN one whole 4 MiB piece at a time, and a piece is handed out only when some client next asks, up to
+a 602 back-off later), the pacing margin itself, the tail (the last pieces still go supernode -> one peer -> the
+others, a few piece times), and CPU: with N = 8 the lab's processes and other work keep the 2 cores busy.
+Next step: answer a waiting client as soon as the CDN has a new piece (hold the 602 briefly instead of
+replying at once), and serve the piece being written before it is complete."""
 
-NEXT_STEP = """**Reading and next step.** Origin bytes are 1.0x per blob for P2P and N x for direct pulls at every N,
-as intended, and direct pulls queue behind the origin's link (about N x F/u_s). P2P misses the 1.15x target
-for two reasons, both visible in the link counters. First, the CDN's own fetch from the origin runs well below
-u_s: the supernode's uplink is saturated with pieces, so the fetch's ACKs wait in that uplink's queue (with the
-supernode's uplink left unlimited the fetch runs at the origin's rate); hosts cannot finish before the fetch
-does. Second, the supernode sends more than one copy of the blob, which keeps its uplink saturated in the first
-place; the peers' uplinks idle during the first seconds because a peer passes a 4 MiB piece on only once it
-holds all of it. The sweep shows the lever: the fewer pieces the supernode serves at once per task, the closer
-it comes to one copy. Next step in the scheduler: give the supernode its own small per-task cap (1-2 pieces),
-separate from a client's down limit, and never hand out the supernode's copy of a piece that is already in
-flight from it while no peer holds it (answer 602 or pick another piece); and pace the piece server a little
-under the supernode's uplink (`--max-bandwidth`) so the fetch's ACKs are not queued behind piece data."""
+NEXT_STEP = DONE_NOTE + """ The multi-layer case still sends more than one copy at N = 8: the cap
+is per task and an image's layers are separate tasks fetched at once, so with 4 layers the supernode runs up to
+4 x 3 pieces at a time and busy peers push clients back to it. Next step there: one `supernode_upload_limit` for
+all tasks of the supernode together, shared out by task."""
 
 
 def _closing(data) -> str:

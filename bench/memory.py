@@ -182,9 +182,14 @@ def main(argv=None) -> int:
                    f"**Not flat:** the peak anonymous RSS grows from {sn[0]['peak_anon'] / MiB:.0f} MiB "
                    f"({sn[0]['size_mib']} MiB blob) to {sn[-1]['peak_anon'] / MiB:.0f} MiB "
                    f"({sn[-1]['size_mib']} MiB blob), about {(g1 - g0) / MiB / max(1e-9, (sn[-1]['size_mib'] - sn[0]['size_mib']) / 1024):.0f} "
-                   "MiB more per GiB of blob; the heap, not the page cache, grows (RssFile stays small). Next step: a tracemalloc "
-                   "snapshot of the supernode during a 1 GiB fetch to find what holds the blocks (part of it is "
-                   "glibc arena fragmentation across the CDN's writer threads: MALLOC_ARENA_MAX=1 lowers it).")
+                   "MiB more per GiB of blob; anonymous memory, not the page cache, grows. What is known: glibc's dynamic mmap "
+                   "threshold moved the CDN's 4 MiB piece buffers onto the heap, where they fragmented; the supernode now "
+                   "fixes the threshold at start (mallopt M_MMAP_THRESHOLD = 1 MiB), which lowered the 1 GiB peak from "
+                   "162 to 124 MiB. MALLOC_ARENA_MAX=1 changes nothing (not arenas). At the 1 GiB peak /proc/<pid>/smaps shows "
+                   "about 18 live piece-sized mappings (72 MiB), more than the CDN writer's queues can hold (about 12), and "
+                   "shortening those queues did not lower it: something else keeps finished piece buffers alive for a "
+                   "while. Next step: find that reference (suspect: the native thread pool that hashes and writes pieces "
+                   "keeps each worker's last arguments) or reuse a fixed set of piece buffers.")
     d = data["dfdaemon"]
     daemon_md = "dfdaemon: not measured (skopeo or docker-registry missing)."
     if d:

@@ -234,12 +234,15 @@ def limits(s: dict) -> str:
   bytes from the registry over one connection) moves {nop2p:.0f} MB/s, {nop2p / max(peer, 1e-9):.1f}x the
   second host's P2P pull ({peer:.0f} MB/s) and {nop2p / max(cold, 1e-9):.1f}x the cold one ({cold:.0f} MB/s).
   In the second host's profile the on-CPU samples split: {shares or "(no profile)"}.
-  Per byte, a P2P pull does in one gevent thread: receive a piece and md5 it (`p2p/piece_fetcher.py`),
-  `pwrite` it to the task file (`p2p/piece_writer.py`), md5 the whole file again (`p2p/prefix_md5.py`, which
-  the mirror does not need: it checks the blob's sha256), `pread` it for the stream, write it a second time
-  into the mirror's cache with a sha256, `pread` and send it. The second host's dfdaemon was on CPU for
+  Per byte, a P2P pull now does: receive a piece on the gevent hub (requests/urllib3, 1 MiB reads), md5 it
+  and `pwrite` it to the task file in one native-thread step (`dfcommon.offload`, so the second core hashes),
+  `pread` it for the in-order stream and write it into the mirror's cache with a sha256 (native threads too),
+  then send it to the client with `os.sendfile` from the cache's incoming file (`mirror/flight_body.py`: no
+  copy through Python). The whole-file md5 pass is gone for the mirror (every piece passed its md5 and the
+  mirror checks the sha256). The second host's dfdaemon was on CPU for
   {s["cpu_s"]["peer"]:.1f} of the {med(s["peer"], "total_s"):.1f} s of its pull; the rest it waited for pieces
-  (the first host's upload server, scheduler round trips between batches) and for the shared cores.
+  (the first host's upload server, a `/peer/piece/suc` and a `/peer/task` round trip per piece, each about
+  2-3 ms of CPU through `requests`) and for the shared cores.
 - **The yardstick.** `curl` from `docker-registry` over loopback runs at {direct:.0f} MB/s (Go, `sendfile`
   from the page cache); 70% of it is more than one Python process can hash (sha256 about 1.7 GB/s and md5
   about 0.7 GB/s on one core of this machine) even before it copies anything. The local-cache pull, which
@@ -247,18 +250,29 @@ def limits(s: dict) -> str:
 - **Cold time to first byte.** In a DEBUG-log timeline of one cold pull the mirror's own steps (access check
   with the origin's membership HEAD, single-flight start) took about 15 ms; the rest is the downloader and the
   supernode: registration, a first `/peer/task` answered "wait" while the CDN starts fetching, the client's
-  back-off after that answer (50 to 100 ms, then doubling), then the first batch of 4 MiB pieces, fetched in
-  parallel and each hashed and written on the hub before piece 0 is released to the stream.
+  back-off after that answer, then the first 4 MiB piece from the supernode's piece server. In a DEBUG
+  timeline of a cold 256 MiB pull the CDN had its first pieces about 130 ms after registration, the
+  client's next `/peer/task` after a "wait" went out about 60 ms later (not the 12-25 ms of its back-off)
+  and piece 0 took about 70 ms to arrive and be written, while the supernode answered each call in about
+  1 ms: during the CDN's fetch the supernode (md5 and writes of the origin's bytes), the registry and the
+  dfdaemon compete for the 2 cores.
 - **Fixed (mirror):** the flight's producer now yields after every block it writes
   (`Flight.write`). Before, a producer whose bytes were already there (a fast registry in `direct` mode, the
   back-to-source fallback, a burst of finished pieces) wrote the whole blob before the waiting client's greenlet
   got a turn: the `direct: true` pull's first byte came after 0.3 to 0.6 s (the whole download) instead of
   about 15 ms.
-- **Proposed (P2P downloader):** skip the whole-file md5 when the caller verifies a sha256 digest (the mirror
-  always does); run piece md5 and `pwrite` in native threads (`dfcommon.offload`) so the second core works;
-  ask the scheduler again sooner while the CDN starts, and fetch piece 0 first for streaming consumers.
-  **Proposed (mirror):** write each blob once: hash the stream and hard-link the downloader's finished task file
-  into the cache instead of copying it (needs the downloader to expose the final file and keep it immutable)."""
+- **Fixed (P2P downloader and mirror, this round):** no whole-file md5 when every piece passed its md5 or the
+  caller verifies a sha256 (`DownloadRequest.digest_verified`; an explicit `--md5` is still checked); piece
+  md5 + `pwrite`, the stream's `pread` and the cache's write + sha256 run off the hub; the pieces of a reply
+  start lowest first; the first 602 back-off before any piece is 12-25 ms (then doubling into the protocol's
+  50-100 ms schedule); the mirror listens with `NoDelayWSGIServer` and sends cached blobs (`FileRange`) and
+  running flights (`FlightRange`, paced by the flight, headers with the first bytes, last block after the
+  digest check) with `os.sendfile`. Second host before: 79 MB/s, 1.8 CPU-s per 256 MiB pull.
+- **Not done: write each blob once** (hard-link the downloader's task file into the cache instead of the
+  cache's own copy). Measured first: a pull whose cache write was dropped moved 118-163 MB/s against
+  147-154 MB/s with it, inside the run-to-run noise of this shared machine, while linking would make the
+  flight's readers depend on the task file (which a migration to a supernode with another piece size
+  truncates, and which a direct fallback cannot resume into)."""
 
 
 PHASES = {"cold": "mirror, cold", "peer": "mirror, second host", "local": "mirror, local cache",

@@ -26,8 +26,18 @@ def offload(fn, *args):
     """
     if gevent_patched():
         import gevent
-        return gevent.get_hub().threadpool.apply(fn, args)
+        ok, value = gevent.get_hub().threadpool.apply(_capture, (fn, args))
+        if not ok:
+            raise value          # re-raised here, in the caller (the pool would also print it as an error)
+        return value
     return fn(*args)
+
+
+def _capture(fn, args):
+    try:
+        return True, fn(*args)
+    except Exception as e:      # noqa: BLE001 - handed back to the caller as is
+        return False, e
 
 
 def cooperate() -> None:

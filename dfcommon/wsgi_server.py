@@ -52,25 +52,30 @@ class SendfileSpec:
     suffix: bytes = b""
     pace: Optional[Callable[[int], None]] = None      # called before each block (a rate limiter)
     sent: Optional[Callable[[int], None]] = None      # called as each block goes out (metrics)
+    step: int = BLOCK                                 # bytes per block (smaller when paced: shorter bursts)
 
 
 class FileRange:
     """A WSGI body of ``count`` bytes of an open file from ``offset``; owns and closes ``fd``.
 
     Iterating it reads 1 MiB blocks with ``os.pread`` (any WSGI server); :class:`SendfileHandler`
-    sends it with ``os.sendfile`` instead. ``sent(n)`` is called as each block goes out either way.
+    sends it with ``os.sendfile`` instead. ``sent(n)`` is called as each block goes out either way,
+    and ``pace(n)`` (a rate limiter) before it; ``step`` is the sendfile block (smaller when paced).
     """
 
     def __init__(self, fd: int, offset: int, count: int, sent: Optional[Callable[[int], None]] = None,
-                 block: int = BLOCK):
+                 block: int = BLOCK, pace: Optional[Callable[[int], None]] = None, step: int = BLOCK):
         self.fd, self.offset, self.count, self.sent, self.block = fd, offset, count, sent, block
+        self.pace, self.step = pace, step
 
     def sendfile_spec(self) -> SendfileSpec:
-        return SendfileSpec(self.fd, self.offset, self.count, sent=self.sent)
+        return SendfileSpec(self.fd, self.offset, self.count, pace=self.pace, sent=self.sent, step=self.step)
 
     def __iter__(self):
         pos, left = self.offset, self.count
         while left > 0 and self.fd >= 0:
+            if self.pace is not None:
+                self.pace(min(self.block, left))
             data = os.pread(self.fd, min(self.block, left), pos)
             if not data:
                 return
@@ -93,6 +98,9 @@ class SendfileHandler(WSGIHandler):
         spec_of = getattr(self.result, "sendfile_spec", None)
         if spec_of is None or hasattr(self.socket, "getpeercert"):      # not a file body, or TLS
             return super().process_result()
+        first_block = getattr(self.result, "wait_first_block", None)
+        if first_block is not None:             # a file still being written: headers go out with its first bytes
+            first_block()
         self.write(b"")                         # the status line and headers, exactly as pywsgi sends them
         if self.response_use_chunked:
             return super().process_result()     # no Content-Length: pywsgi frames the iterated body
@@ -106,7 +114,7 @@ class SendfileHandler(WSGIHandler):
         """Send the file range; False (connection to be closed) when the file is shorter than announced."""
         out, offset, left = self.socket.fileno(), spec.offset, spec.count
         while left > 0:
-            n = min(BLOCK, left)
+            n = min(spec.step or BLOCK, left)
             if spec.pace is not None:
                 spec.pace(n)
             if spec.sent is not None:           # counted as it goes out, like an iterated block

@@ -60,6 +60,8 @@ class UploadConfig:
     expire: float = field(default=180.0, metadata=DURATION)
     total_limit: int = field(default=0, metadata=SIZE)
     gc_interval: float = field(default=15.0, metadata=DURATION)
+    tls_cert: str = ""                                  # PEM certificate: serve peers over https
+    tls_key: str = ""                                   # its PEM key
 
 
 @dataclass
@@ -73,6 +75,8 @@ class DfdaemonConfig:
     nodes: list = field(default_factory=list)
     supernodes: list = field(default_factory=list)      # Dragonfly's legacy spelling of nodes
     supernode_token: str = field(default="", repr=False)
+    supernode_tls: bool = False                         # https to the supernode (system CAs)
+    supernode_ca: list = field(default_factory=list)    # CA files of the supernode and https peers (implies https)
     ratelimit: int = field(default="20MB", metadata=SIZE)
     min_rate: int = field(default="64KB", metadata=SIZE)
     client_queue_size: int = 6
@@ -174,6 +178,8 @@ def validate(conf: DfdaemonConfig) -> DfdaemonConfig:
             raise ConfigError(f"registries[{i}]: give token_cert or jwks, not both")
     if not isinstance(conf.proxies, list):
         raise ConfigError("proxies must be a list")
+    from dfcommon.tls import check_pair
+    check_pair(conf.upload.tls_cert, conf.upload.tls_key, "upload.tls_cert/upload.tls_key")
     return conf
 
 

@@ -1,5 +1,6 @@
-"""Run a dfdaemon: the mirror app on ``port`` (gevent.pywsgi, TLS with certpem/keypem), the embedded
-upload server for peers (never exits while the dfdaemon runs), a clean stop on SIGINT/SIGTERM.
+"""Run a dfdaemon: the mirror app on ``port`` (gevent.pywsgi with TCP_NODELAY and os.sendfile for cached
+blobs, TLS with certpem/keypem), the embedded upload server for peers (never exits while the dfdaemon
+runs), a clean stop on SIGINT/SIGTERM.
 
 Call :func:`dfdaemon.wsgi.patch` before importing this module in a process entry point.
 """
@@ -9,8 +10,8 @@ import logging
 import signal
 import threading
 
-from gevent.pywsgi import WSGIHandler, WSGIServer
-
+from dfcommon.wsgi_server import NoDelayWSGIServer as WSGIServer
+from dfcommon.wsgi_server import SendfileHandler
 from dfdaemon.app import create_app
 from dfdaemon.mirror.flight import StreamAborted
 from dfdaemon.mirror.headers import RAW_HEADERS_KEY
@@ -35,8 +36,8 @@ class RawHeadersMixin:
         super().handle_error(t, v, tb)
 
 
-class RawHeadersHandler(RawHeadersMixin, WSGIHandler):
-    pass
+class RawHeadersHandler(RawHeadersMixin, SendfileHandler):
+    """Cached blobs (:class:`~dfcommon.wsgi_server.FileRange` bodies) go out with ``os.sendfile``."""
 
 
 def handler_for(handler_class=None):

@@ -86,7 +86,9 @@ def build_downloader(config, upload_server):
                              total_limit=config.upload.total_limit, client_queue_size=config.client_queue_size,
                              ip=config.local_ip, port=config.peer_port, alive_time=0,
                              expire_time=config.upload.expire,
-                             supernode_token=config.supernode_token or None)
+                             supernode_token=config.supernode_token or None,
+                             supernode_tls=config.supernode_tls, supernode_ca=list(config.supernode_ca),
+                             upload_scheme="https" if config.upload.tls_cert else "")
     upload = InProcessUpload(upload_server) if upload_server is not None else None
     return Downloader(opts, upload=upload)
 
@@ -96,9 +98,26 @@ def build_upload_server(config):
         return None
     from dfdaemon.upload import UploadServer
     os.makedirs(config.data_dir, exist_ok=True)
+    from dfdaemon.p2p.trust import trusted_keys_dir
+    from dfdaemon.upload.notify import HttpServiceDown
+    tls = None
+    if config.upload.tls_cert:
+        from dfcommon.tls import server_context
+        tls = server_context(config.upload.tls_cert, config.upload.tls_key)
+    notifier = HttpServiceDown(token=config.supernode_token or None,
+                               scheme="https" if config.supernode_tls or config.supernode_ca else "http",
+                               verify=_supernode_verify(config))
     return UploadServer(config.data_dir, ip=config.local_ip or "0.0.0.0", port=config.peer_port, alive=0,
                         expire=config.upload.expire, total_limit=config.upload.total_limit,
-                        gc_interval=config.upload.gc_interval)
+                        gc_interval=config.upload.gc_interval, notifier=notifier, ssl_context=tls,
+                        trusted_keys_dir=trusted_keys_dir(config.downloader_home))
+
+
+def _supernode_verify(config):
+    from dfcommon.tls import client_verify
+    if len(config.supernode_ca) > 1:
+        os.makedirs(config.downloader_home, exist_ok=True)
+    return client_verify(config.supernode_ca, config.downloader_home)
 
 
 def build_access(config, auth):

@@ -15,6 +15,7 @@ from supernode.api.harbor_df2 import create_df2_blueprint
 from supernode.api.preheat import create_preheat_blueprint
 from supernode.preheat.wiring import install as install_preheat
 from supernode.api.policies import create_policies_blueprint
+from supernode.auth.wiring import install_auth
 
 from .services import Services, build_services
 
@@ -64,6 +65,7 @@ def create_app(config, services: Services | None = None, blueprints=()) -> Flask
     app.extensions["services"] = services
     install_error_handlers(app)
     _install_metrics(app, services.metrics)
+    install_auth(app, services)         # bearer tokens and peer tokens when auth.enabled; /api/v1/auth/keys
     for factory in (create_system_blueprint, create_peer_blueprint, create_v1_blueprint,
                     create_preheat_blueprint, create_df2_blueprint, *blueprints,
                     create_policies_blueprint):

@@ -17,6 +17,8 @@ examples:
   supernode --peer-down-limit 8 --peer-up-limit 10 --scheduler-policy rarest-first
   supernode version
   supernode policy list --server http://127.0.0.1:8002   # preheat policies (see: supernode policy --help)
+  supernode keys generate --signing-key /etc/dragonfly/auth.key --public-key /etc/dragonfly/auth.pub
+  supernode token --role admin --ttl 24h --config /etc/dragonfly/supernode.yml   # API token (auth.enabled)
 
 precedence: defaults < config file (keys at top level or under base:) < SUPERNODE_<KEY> environment
 variables (e.g. SUPERNODE_PORT=9002) < flags. Sizes take K/M/G suffixes (200MB), durations s/m/h (3m).
@@ -44,6 +46,9 @@ FLAGS = [
     ("--scheduler-policy", "scheduler_policy", str, "piece order: rarest-first, dragonfly or sequential"),
     ("--peer-up-limit", "peer_up_limit", int, "pieces one peer serves at once (default 5)"),
     ("--peer-down-limit", "peer_down_limit", int, "pieces one peer fetches at once; supernode cap per task (4)"),
+    ("--supernode-upload-limit", "supernode_upload_limit", int,
+     "pieces of one task the supernode sends at once (3; 0 = peer-down-limit)"),
+    ("--upload-rate", "upload_rate", str, "piece server pacing, e.g. 11.5M bytes/s: a bit under the uplink (0 = off)"),
     ("--elimination-limit", "elimination_limit", int, "serving failures before a peer is dropped (5)"),
     ("--failure-count-limit", "failure_count_limit", int, "fetch failures before a peer uses the supernode only (5)"),
     ("--max-body-size", "max_body_size", str, "largest accepted request body, e.g. 1MB"),
@@ -87,11 +92,16 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["policy"]:
         from supernode.policy_cli import main as policy_main
         return policy_main(argv[1:])
+    if argv[:1] in (["token"], ["keys"]):
+        from supernode.auth.cli import keys_main, token_main
+        return (token_main if argv[0] == "token" else keys_main)(argv[1:])
     args = build_parser().parse_args(argv)
     # patch before the config is loaded: loading it imports the policy scheduler (APScheduler), whose
     # thread and event classes must be gevent's, or stopping it waits forever on a native thread
     from supernode.wsgi import patch
     patch()
+    from supernode.malloc_tuning import tune_malloc
+    tune_malloc()                       # piece buffers in their own mappings: memory flat in the blob size
     try:
         config = load(args)
         from supernode.scheduler import create_policy

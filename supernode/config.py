@@ -14,6 +14,7 @@ from supernode.preheat.config import PreheatConfig, validate_preheat
 from webhooks.config import WebhookConfig
 from webhooks.config import validate as validate_webhooks
 from supernode.policies.config import PolicyConfig
+from supernode.auth.config import AuthConfig, validate_auth
 
 SIZE = {"parse": parse_size}
 DURATION = {"parse": parse_duration}
@@ -43,6 +44,8 @@ class SupernodeConfig:
     elimination_limit: int = 5
     failure_count_limit: int = 5
     link_limit: int = field(default="20MB", metadata=SIZE)
+    supernode_upload_limit: int = 3       # pieces of one task the supernode sends at once (0 = peer_down_limit)
+    upload_rate: int = field(default="0", metadata=SIZE)   # piece server pacing in bytes/s (0 = unpaced)
     # GC
     gc_initial_delay: float = field(default="6s", metadata=DURATION)
     gc_meta_interval: float = field(default="2m", metadata=DURATION)
@@ -63,6 +66,8 @@ class SupernodeConfig:
     webhooks: WebhookConfig = field(default_factory=lambda: cfg.build(WebhookConfig, {}, "webhooks"))
     # preheat policies (cron/event triggers, run records)
     policies: PolicyConfig = field(default_factory=PolicyConfig)
+    # component auth (bearer tokens with roles, peer tokens) and TLS of both listeners
+    auth: AuthConfig = field(default_factory=lambda: cfg.build(AuthConfig, {}, "auth"))
 
 
 def load_config(path: str | None = None, overrides: dict | None = None, environ=None) -> SupernodeConfig:
@@ -86,7 +91,11 @@ def validate(conf: SupernodeConfig) -> None:
     for name in ("port", "download_port"):
         if not 0 <= getattr(conf, name) <= 65535:
             raise ConfigError(f"{name} must be a TCP port (0-65535)")
+    for name in ("supernode_upload_limit", "upload_rate"):
+        if getattr(conf, name) < 0:
+            raise ConfigError(f"{name} must be 0 or more")
     validate_preheat(conf.preheat)
     validate_webhooks(conf.webhooks)
     from supernode.policies.config import validate_policies
     validate_policies(conf.policies)
+    validate_auth(conf.auth)

@@ -4,7 +4,8 @@
 (``s-e``, ``s-``, ``-n``). Replies 200, 206 with Content-Range, 416 with ``bytes */size``, 400 for a
 malformed Range, 404 for unknown or malformed ids, 405 for other methods. A store with real files
 returns a :class:`~dfcommon.wsgi_server.FileRange`, which the supernode's server sends with
-``os.sendfile``; other stores stream 1 MiB blocks.
+``os.sendfile``; other stores stream 1 MiB blocks. With a ``pace`` (:mod:`supernode.upload_pacer`),
+every connection together sends at most ``upload_rate`` bytes/s, in short sendfile steps.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import re
 
 from dfcommon.errors import DfError
 from dfcommon.wsgi_server import FileRange
+from supernode.upload_pacer import PACE_STEP
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +55,13 @@ def parse_range(value: str, size: int) -> tuple[int, int]:
 class _Body:
     """The WSGI body: store blocks, counted in metrics as they are sent."""
 
-    def __init__(self, blocks, metrics):
-        self._blocks, self._metrics = blocks, metrics
+    def __init__(self, blocks, metrics, pace=None):
+        self._blocks, self._metrics, self._pace = blocks, metrics, pace
 
     def __iter__(self):
         for block in self._blocks:
+            if self._pace is not None:
+                self._pace(len(block))
             if self._metrics is not None:
                 self._metrics.piece_server_bytes.inc(len(block))
             yield block
@@ -68,7 +72,7 @@ class _Body:
             close()
 
 
-def _open_body(storage, key: str, start: int, length: int, metrics):
+def _open_body(storage, key: str, start: int, length: int, metrics, pace=None):
     """A FileRange over the store's real file when it has one, else the store's blocks."""
     path = storage.local_path(key)
     if path is not None:
@@ -77,12 +81,13 @@ def _open_body(storage, key: str, start: int, length: int, metrics):
         except FileNotFoundError:
             raise DfError("NOT_FOUND", f"{key} not found") from None
         sent = metrics.piece_server_bytes.inc if metrics is not None else None
-        return FileRange(fd, start, length, sent=sent)
-    return _Body(storage.read(key, start, length, BLOCK), metrics)
+        return FileRange(fd, start, length, sent=sent, pace=pace, step=PACE_STEP if pace else BLOCK)
+    return _Body(storage.read(key, start, length, BLOCK), metrics, pace)
 
 
-def create_piece_server(storage, metrics=None):
-    """A WSGI app serving the store's task files for peers (no other keys are reachable)."""
+def create_piece_server(storage, metrics=None, pace=None):
+    """A WSGI app serving the store's task files for peers (no other keys are reachable);
+    ``pace(n)`` (e.g. :meth:`supernode.upload_pacer.Pacer.acquire`) is called before each block goes out."""
 
     def reply(start_response, status: str, headers=(), body: bytes = b""):
         start_response(status, [("Content-Length", str(len(body))), *headers])
@@ -117,7 +122,7 @@ def create_piece_server(storage, metrics=None):
         body = None
         if method == "GET" and length > 0:
             try:
-                body = _open_body(storage, key, start, length, metrics)
+                body = _open_body(storage, key, start, length, metrics, pace)
             except DfError:                               # deleted between stat and read
                 return reply(start_response, "404 Not Found", body=b"not found")
         start_response(status, [("Content-Length", str(length)), *common, *extra])

@@ -11,8 +11,10 @@ import threading
 
 from dfcommon.wsgi_server import NoDelayWSGIServer as WSGIServer
 from supernode.app import create_app
+from supernode.auth.wiring import auth_of
 from supernode.gc import GarbageCollector
 from supernode.piece_server import create_piece_server
+from supernode.upload_pacer import pacer_from_config
 from supernode.preheat.wiring import components_of
 from supernode.policies.service import policy_service_of
 from supernode.services import Services, build_services
@@ -32,7 +34,13 @@ class SupernodeServer:
         self.config = config
         self.services = services or build_services(config)
         self.app = create_app(config, self.services)
-        self.piece_app = create_piece_server(self.services.storage, self.services.metrics)
+        pacer = pacer_from_config(config)              # upload_rate: the piece server's pace (None = unpaced)
+        self.piece_app = create_piece_server(self.services.storage, self.services.metrics,
+                                             pacer.acquire if pacer is not None else None)
+        auth = auth_of(self.services)
+        if auth is not None:
+            self.piece_app = auth.guard_pieces(self.piece_app)     # peer tokens when auth.enabled
+        self._tls = auth.server_context() if auth is not None else None
         self.gc = GarbageCollector(config, self.services)
         self._servers: list[WSGIServer] = []
         self._stopped = threading.Event()
@@ -53,7 +61,8 @@ class SupernodeServer:
         policy_service_of(self.services).start()        # before the API serves: policy changes reach the jobs
         if listen:
             for port, app in ((self.config.port, self.app), (self.config.download_port, self.piece_app)):
-                server = WSGIServer((host, port), app, log=_AccessLog(), error_log=_AccessLog())
+                tls = {"ssl_context": self._tls} if self._tls is not None else {}
+                server = WSGIServer((host, port), app, log=_AccessLog(), error_log=_AccessLog(), **tls)
                 server.start()
                 self._servers.append(server)
         self.gc.start()
@@ -61,7 +70,8 @@ class SupernodeServer:
         if background is not None:
             background.start()          # preheat record expiry, webhook dispatcher
         if listen:
-            log.info("supernode listening api=%s:%d pieces=%s:%d", host, self.port, host, self.download_port)
+            log.info("supernode listening api=%s:%d pieces=%s:%d tls=%s", host, self.port, host, self.download_port,
+                     self._tls is not None)
 
     def stop(self) -> None:
         if self._stopped.is_set():

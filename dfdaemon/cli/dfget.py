@@ -95,6 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--expiretime", type=dur, help="upload server: drop idle task files after this (3m)")
     p.add_argument("--alivetime", type=dur, help="upload server: exit after this long idle (5m)")
     p.add_argument("--config", help=f"config file (default {dc.DEFAULT_CONFIG})")
+    auth = p.add_argument_group("component auth and TLS (supernodes with auth/TLS on)")
+    auth.add_argument("--supernode-token-file", help="file with an API token of role peer "
+                      "(or $DFGET_SUPERNODE_TOKEN, or supernodeTokenFile in the config)")
+    auth.add_argument("--supernode-ca", action="append", default=[], help="CA certificate (PEM) of the "
+                      "supernode and of https peers; implies https to the supernode; repeatable")
+    auth.add_argument("--supernode-tls", action="store_true", help="https to the supernode (system CAs)")
+    auth.add_argument("--upload-tls-cert", help="PEM certificate: the upload server this dfget starts serves "
+                      "peers over https")
+    auth.add_argument("--upload-tls-key", help="PEM key of --upload-tls-cert")
     return p
 
 
@@ -151,6 +160,11 @@ def run_download(argv) -> int:
         options = dc.build_options(args, file_conf)
         from dfdaemon.p2p.locator import parse_nodes
         parse_nodes(options.nodes)
+        from dfcommon.tls import check_pair
+        check_pair(options.upload_tls_cert, options.upload_tls_key, "--upload-tls-cert/--upload-tls-key")
+        for ca in options.supernode_ca:
+            if not os.path.isfile(ca):
+                raise ConfigError(f"--supernode-ca {ca} does not exist")
     except (ValueError, ConfigError) as e:
         parser.error(str(e))
     output = args.output or default_output(args.url)

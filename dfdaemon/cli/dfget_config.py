@@ -1,7 +1,9 @@
 """dfget's settings: ``/etc/dragonfly/dfget.yml`` (or ``--config``), then the flags; the CLI wins.
 
 File keys (Dragonfly 1.x spelling, snake_case accepted too): ``nodes``, ``localLimit``,
-``minRate``, ``totalLimit``, ``clientQueueSize``, ``workHome``, ``logConfig``. Without a
+``minRate``, ``totalLimit``, ``clientQueueSize``, ``workHome``, ``logConfig``; our additions
+``supernodeToken``, ``supernodeTokenFile``, ``supernodeTls``, ``supernodeCa``, ``uploadTlsCert``,
+``uploadTlsKey``. The token may also come from ``DFGET_SUPERNODE_TOKEN``. Without a
 YAML file the legacy INI ``/etc/dragonfly.conf`` (``[node] address=a,b``) is read.
 """
 from __future__ import annotations
@@ -30,6 +32,13 @@ class DfgetFileConfig:
     client_queue_size: int = 6
     work_home: str = "~/.small-dragonfly"
     log_config: dict = field(default_factory=dict)
+    # our additions (component auth and TLS, see docs/security.md)
+    supernode_token: str = field(default="", repr=False)   # API token with role peer (prefer the file)
+    supernode_token_file: str = ""       # file holding that token
+    supernode_tls: bool = False          # https to the supernode with the system roots
+    supernode_ca: list = field(default_factory=list)   # CA files of the supernode and peers (implies https)
+    upload_tls_cert: str = ""            # TLS of the upload server dfget starts
+    upload_tls_key: str = ""
 
 
 def load_file_config(path: str | None = None, legacy_path: str = LEGACY_CONFIG) -> DfgetFileConfig:
@@ -86,7 +95,34 @@ def build_options(args, file_conf: DfgetFileConfig) -> DownloaderOptions:
         port=args.port or 0,
         alive_time=pick(args.alivetime, 300.0),
         expire_time=pick(args.expiretime, 180.0),
+        supernode_token=supernode_token(args, file_conf),
+        supernode_tls=bool(getattr(args, "supernode_tls", False) or file_conf.supernode_tls),
+        supernode_ca=[os.path.abspath(p) for p in (getattr(args, "supernode_ca", None) or file_conf.supernode_ca)],
+        upload_tls_cert=_abs(getattr(args, "upload_tls_cert", None) or file_conf.upload_tls_cert),
+        upload_tls_key=_abs(getattr(args, "upload_tls_key", None) or file_conf.upload_tls_key),
     )
+
+
+def _abs(path: str) -> str:
+    return os.path.abspath(os.path.expanduser(path)) if path else ""
+
+
+def supernode_token(args, file_conf: DfgetFileConfig, environ=None) -> str | None:
+    """The API token: --supernode-token-file, else $DFGET_SUPERNODE_TOKEN, else the config file's."""
+    environ = os.environ if environ is None else environ
+    path = getattr(args, "supernode_token_file", None)
+    if not path and not environ.get("DFGET_SUPERNODE_TOKEN"):
+        path = file_conf.supernode_token_file
+    if path:
+        try:
+            with open(os.path.expanduser(path), encoding="utf-8") as fh:
+                token = fh.read().strip()
+        except OSError as e:
+            raise ConfigError(f"cannot read the supernode token file {path}: {e.strerror}") from None
+        if not token:
+            raise ConfigError(f"the supernode token file {path} is empty")
+        return token
+    return environ.get("DFGET_SUPERNODE_TOKEN") or file_conf.supernode_token or None
 
 
 def size_arg(text: str) -> int:

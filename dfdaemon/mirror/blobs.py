@@ -2,8 +2,9 @@
 
 GET: the digest and Range are validated, then the access guard decides (a cached or peer-held
 blob is never given to a client whose credentials do not allow the repository). A cache hit is
-served from disk (with Range). A miss joins or starts the host's one download for that digest and
-streams it while it arrives; the response's last byte waits for the sha256 check.
+served from disk (with Range) as a :class:`FileRange`. A miss joins or starts the host's one download
+for that digest and streams it while it arrives (a :class:`FlightRange` when the size is known); the
+response's last byte waits for the sha256 check. The data-path server sends both with ``os.sendfile``.
 HEAD: answered from the cache after the access check, else passed through to the upstream.
 """
 from __future__ import annotations
@@ -15,8 +16,10 @@ from dataclasses import dataclass, field
 
 from dfcommon.digest import parse_digest
 from dfcommon.errors import DfError
+from dfcommon.wsgi_server import FileRange
 
-from .flight import BLOCK, Flight, Flights
+from .flight import Flight, Flights
+from .flight_body import FlightRange
 from .ranges import content_range, parse_range
 
 log = logging.getLogger(__name__)
@@ -101,10 +104,11 @@ class BlobService:
             if size is not None:
                 start, end = spec.resolve(size)
                 headers += [("Content-Length", str(end - start)), ("Content-Range", content_range(start, end, size))]
-                return Reply(206, headers, flight.body(fd, start, end, self._counter("flight")))
+                return Reply(206, headers, FlightRange(flight, fd, start, end, self._counter("flight")))
         if size is not None:
             headers.append(("Content-Length", str(size)))
-        return Reply(200, headers, flight.body(fd, 0, size, self._counter("flight")))
+            return Reply(200, headers, FlightRange(flight, fd, 0, size, self._counter("flight")))
+        return Reply(200, headers, flight.body(fd, 0, None, self._counter("flight")))
 
     def _from_cache(self, hit, digest: str, spec) -> Reply:
         fh, size = hit
@@ -119,7 +123,11 @@ class BlobService:
             status = 206
             headers.append(("Content-Range", content_range(start, end, size)))
         headers.append(("Content-Length", str(end - start)))
-        return Reply(status, headers, _file_body(fh, start, end, self._counter("cache")))
+        try:
+            fd = os.dup(fh.fileno())
+        finally:
+            fh.close()
+        return Reply(status, headers, FileRange(fd, start, end - start, sent=self._counter("cache")))
 
     def _counter(self, source: str):
         if self.metrics is None:
@@ -144,22 +152,6 @@ class BlobService:
             return Reply(200, [("Content-Type", OCTET), ("Docker-Content-Digest", digest),
                                ("Content-Length", str(size)), ("Accept-Ranges", "bytes")], ())
         return self.passthrough.forward(target, "HEAD", f"/v2/{repo}/blobs/{digest}", environ, headers)
-
-
-def _file_body(fh, start: int, end: int, on_bytes=None):
-    try:
-        pos = start
-        fd = fh.fileno()
-        while pos < end:
-            data = os.pread(fd, min(BLOCK, end - pos), pos)
-            if not data:
-                break
-            pos += len(data)
-            if on_bytes is not None:
-                on_bytes(len(data))
-            yield data
-    finally:
-        fh.close()
 
 
 def _thread(fn, *args) -> None:

@@ -71,7 +71,7 @@ class BlobFetcher:
     def _p2p(self, flight, upstream, repository, digest, authorization) -> None:
         headers = [("Authorization", authorization)] if authorization else []
         stream = self.downloader.stream(upstream.blob_url(repository, digest), headers=headers,
-                                        filters=self.filters, notbs=True, dfdaemon=True,
+                                        filters=self.filters, notbs=True, dfdaemon=True, digest_verified=True,
                                         insecure=upstream.insecure, cacerts=list(upstream.ca_files))
         flight.size_probe = lambda: stream.progress.expected
         with stream:

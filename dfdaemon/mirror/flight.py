@@ -13,7 +13,7 @@ import threading
 import time
 
 from dfcommon.errors import DfError
-from dfcommon.offload import cooperate
+from dfcommon.offload import cooperate, offload
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class Flight:
                     self._cond.notify_all()
 
     def write(self, data: bytes) -> None:
-        self.writer.write(data)
+        offload(self.writer.write, data)      # the sha256 and the file write run on another core under gevent
         with self._cond:
             self.written += len(data)
             self._cond.notify_all()
@@ -129,6 +129,26 @@ class Flight:
         finally:
             os.close(fd)
 
+    def wait_readable(self, target: int, end: int) -> None:
+        """Block until bytes up to ``target`` (of a response ending at ``end``) may be sent: written, and
+        verified when they include the response's last byte. Raises :class:`StreamAborted` on failure."""
+        deadline = time.monotonic() + self.stall_timeout
+        with self._cond:
+            while True:
+                if self.state == FAILED:
+                    raise StreamAborted(f"blob {self.digest} download failed: "
+                                        f"{self.error.message if self.error else 'unknown error'}")
+                limit = min(self.written, end)
+                readable = limit if self.state == DONE else self._hold(limit, end)
+                if readable >= target:
+                    return
+                if self.state == DONE:
+                    raise StreamAborted(f"blob {self.digest} is shorter than the response")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise StreamAborted(f"blob {self.digest} download stalled")
+                self._cond.wait(min(left, 1.0))
+
     def _wait_beyond(self, pos: int, end: int | None) -> int:
         """Under the lock: wait until bytes beyond ``pos`` are readable; return the readable limit."""
         deadline = time.monotonic() + self.stall_timeout
@@ -145,7 +165,6 @@ class Flight:
             if left <= 0:
                 raise StreamAborted(f"blob {self.digest} download stalled")
             self._cond.wait(min(left, 1.0))
-
 
     def _hold(self, limit: int, end: int | None) -> int:
         """Readable limit while unverified: never the response's last byte (any byte when the size is unknown)."""

@@ -29,6 +29,7 @@ from .result import DownloadError, ErrorCode, Result
 from .stream import ByteStream, Progress
 from .supernode_client import SupernodeClient
 from .uploader import LauncherUploadServer
+from .trust import KeyTrust, trusted_keys_dir
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,20 @@ class DownloaderOptions:
     expire_time: float = 180.0
     supernode_timeout: float = 5.0
     supernode_token: str | None = None
+    supernode_tls: bool = False        # https to the supernode (implied by supernode_ca)
+    supernode_ca: list = field(default_factory=list)   # CA files for the supernode and https peers
+    upload_tls_cert: str = ""          # TLS of the upload server this downloader starts (dfget server)
+    upload_tls_key: str = ""
+    upload_scheme: str = ""            # "https" when the host's upload server speaks TLS ("" = from the above)
+    trust_keys: bool = True            # store the supernode's token keys for the upload server
+
+    @property
+    def supernode_scheme(self) -> str:
+        return "https" if self.supernode_tls or self.supernode_ca else "http"
+
+    @property
+    def served_scheme(self) -> str:
+        return self.upload_scheme or ("https" if self.upload_tls_cert else "")
 
 
 @dataclass
@@ -72,6 +87,7 @@ class DownloadRequest:
     call_system: str = ""
     dfdaemon: bool = False
     console: object = None                            # callable(line) for dfget's console lines
+    digest_verified: bool = False                     # the caller checks a digest (sha256) of the bytes itself
 
 
 class Downloader:
@@ -84,8 +100,11 @@ class Downloader:
         self.user_agent = f"dfget/{version}"
         self.session = session or make_session(timeout=(5.0, 30.0), retries=0, user_agent=self.user_agent,
                                                pool=max(8, options.client_queue_size * 2))
+        self.peer_verify = _verify_for(options)
         self.client = client or SupernodeClient(timeout=options.supernode_timeout, token=options.supernode_token,
-                                                user_agent=self.user_agent)
+                                                user_agent=self.user_agent, scheme=options.supernode_scheme,
+                                                verify=self.peer_verify)
+        self.key_trust = KeyTrust(trusted_keys_dir(options.work_home), self.client) if options.trust_keys else None
         self._upload = upload
         self.rng = rng or random.Random()
         self.sleep = sleep
@@ -122,7 +141,9 @@ class Downloader:
         if self._upload is None:
             o = self.options
             self._upload = LauncherUploadServer(o.work_home, o.ip or "0.0.0.0", o.port, o.alive_time,
-                                                o.expire_time, o.total_limit)
+                                                o.expire_time, o.total_limit, tls_cert=o.upload_tls_cert,
+                                                tls_key=o.upload_tls_key, supernode_token=o.supernode_token,
+                                                supernode_ca=o.supernode_ca)
         return self._upload
 
     def start_upload_server(self, ip: str, task_file_name: str) -> int:
@@ -139,6 +160,15 @@ class Downloader:
         except Exception as e:      # noqa: BLE001
             log.debug("rate negotiation failed error=%s", e)
             return None
+
+    def trust(self, node: str) -> None:
+        """Store ``node``'s token keys for the upload server (a failure only logs: auth may be off)."""
+        if self.key_trust is None:
+            return
+        try:
+            self.key_trust.update(node)
+        except OSError as e:
+            log.warning("cannot store supernode keys node=%s error=%s", node, e)
 
     def make_limiter(self, local_limit: int | None) -> TokenBucket | None:
         rate = self.options.local_limit if local_limit is None else local_limit
@@ -205,6 +235,15 @@ class Downloader:
                 parse_nodes(req.nodes)
             except ConfigError as e:
                 raise DownloadError(ErrorCode.PREPARE, str(e)) from None
+
+
+def _verify_for(options: DownloaderOptions):
+    """``verify=`` for the supernode and https peers: True, or a bundle of ``supernode_ca`` (ConfigError when
+    a file is missing)."""
+    from dfcommon.tls import client_verify
+    if len(options.supernode_ca) > 1:
+        os.makedirs(options.work_home, exist_ok=True)
+    return client_verify(options.supernode_ca, options.work_home)
 
 
 class DownloadStream(ByteStream):

@@ -1,8 +1,10 @@
 """One download from start to finish: P2P first, the source when P2P fails, a Result either way.
 
 Steps: check the output, register (walk the supernodes), run the pull loop into
-``<workHome>/data/<taskFileName>``, verify the whole-file md5 (the user's or the
-supernode's), place the output atomically, tell the upload server and the supernode.
+``<workHome>/data/<taskFileName>``, verify the whole-file md5 (the user's; the supernode's
+only when some piece came without its own md5 and the caller verifies no digest itself:
+otherwise every byte already passed a piece md5), place the output atomically, tell the
+upload server and the supernode.
 Any P2P failure falls back to one direct GET of the source unless ``notbs``; a 608 from
 registration never does. Temp files are removed on every exit path.
 """
@@ -128,7 +130,8 @@ class DownloadJob:
             md5=req.md5 or "", identifier="" if req.md5 else (req.identifier or ""),
             call_system=req.call_system, headers=[f"{k}:{v}" for k, v in req.headers], dfdaemon=req.dfdaemon,
             insecure=req.insecure, root_cas=[_b64_file(p) for p in req.cacerts],
-            pattern="cdn" if req.pattern == "p2p" and self.port <= 0 else req.pattern)
+            pattern="cdn" if req.pattern == "p2p" and self.port <= 0 else req.pattern,
+            upload_scheme=self.opts.served_scheme if self.port > 0 else "")
 
     def _p2p(self, res: Result) -> None:
         locator = Locator.from_strings(self.req.nodes or self.opts.nodes, self.dl.rng)
@@ -141,6 +144,8 @@ class DownloadJob:
         reg = registrar.register(self._register_request())
         self.node, self.task_id = reg.node, reg.task_id
         res.nodes_tried = registrar.tried
+        if self.port > 0:
+            self.dl.trust(reg.node)         # the upload server verifies peer tokens with the supernode's keys
         self.console(f"client:{self.ip} connected to node:{reg.node}")
         self.console("start download by dragonfly...")
         if reg.file_length >= 0:
@@ -150,13 +155,16 @@ class DownloadJob:
         data = DataFile(self.data_path)
         data.truncate(0)
         self.progress.switch(self.data_path)
-        hasher = PrefixMd5(self.progress, self.data_path)
+        # The whole-file md5 pass only runs when something needs it: an explicit md5 from the caller, or
+        # pieces that came without their own md5 (a caller that checks a sha256 itself never needs it).
+        hasher = PrefixMd5(self.progress, self.data_path) if self.req.md5 else None
         fetcher = PieceFetcher(self.dl.session, self.limiter, self.opts.min_rate, self.dl.user_agent,
-                               source_headers=self.req.headers, source_verify=self._verify())
+                               source_headers=self.req.headers, source_verify=self._verify(),
+                               peer_verify=self.dl.peer_verify)
         loop = PullLoop(self.dl.client, registrar, self._register_request, reg, fetcher, data, self.progress,
                         self.cid, time.monotonic() + timeout, self.cancelled, console=self.console,
                         on_new_pieces=self._negotiate_rate, max_running=self.opts.client_queue_size,
-                        rng=self.dl.rng)
+                        rng=self.dl.rng, on_registered=lambda r: self.dl.trust(r.node) if self.port > 0 else None)
         try:
             fin = loop.run()
             self.node, self.task_id = loop.reg.node, loop.reg.task_id
@@ -166,11 +174,16 @@ class DownloadJob:
                                     reason=BackSourceReason.DOWNLOAD_ERROR)
             data.truncate(fin.length)
             expected = self.req.md5 or fin.md5
-            actual = hasher.hexdigest(fin.length) if expected else ""
+            check = bool(self.req.md5) or (bool(expected) and loop.unchecked_pieces > 0
+                                           and not self.req.digest_verified)
+            if check and hasher is None:
+                hasher = PrefixMd5(self.progress, self.data_path, follow=False)
+            actual = hasher.hexdigest(fin.length) if check else ""
         finally:
-            hasher.close()
+            if hasher is not None:
+                hasher.close()
             data.close()
-        if expected:
+        if check:
             if actual != expected.lower():
                 raise DownloadError(ErrorCode.DOWNLOAD, f"md5 of the P2P download is {actual}, expected {expected}",
                                     reason=BackSourceReason.MD5_NOT_MATCH)

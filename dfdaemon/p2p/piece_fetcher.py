@@ -2,8 +2,10 @@
 
 The body streams in 1 MiB blocks through the rate limiter and a running md5; the wrapper
 (4-byte header, 0x7f tail) is checked and stripped on the fly and the content is written
-straight into the data file, so a piece is never held whole in memory. The caller only
-treats the piece as done (and tells anyone) after :meth:`PieceFetcher.fetch` returns.
+straight into the data file, so a piece is never held whole in memory. The md5 and the write
+of each block run together in a native thread under gevent (:func:`dfcommon.offload.offload`),
+so the hub keeps receiving while the second core hashes. The caller only treats the piece as
+done (and tells anyone) after :meth:`PieceFetcher.fetch` returns.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import time
 
 import requests
 
+from dfcommon.offload import offload
 from dfcommon.pieces import WRAP_SIZE, parse_header, parse_range
 
 from .piece_writer import DataFile, piece_offset
@@ -25,7 +28,7 @@ TAIL_BYTE = 0x7F
 
 
 class PieceError(Exception):
-    """A piece could not be fetched. ``kind``: connect, http, not_found, md5, malformed, timeout, cancelled."""
+    """A piece could not be fetched. ``kind``: connect, http, denied, not_found, md5, malformed, timeout, cancelled."""
 
     def __init__(self, kind: str, message: str, status: int | None = None, real_md5: str = "", expected_md5: str = ""):
         super().__init__(message)
@@ -90,12 +93,28 @@ class _Unwrapper:
         return self.content_len
 
 
+def _hash_and_write(md5, sink: DataFile, offset: int, block: bytes) -> None:
+    md5.update(block)
+    sink.pwrite(offset, block)
+
+
+class _Consumer:
+    """md5 then unwrap-and-write of one block: one native-thread step (no gevent objects touched)."""
+
+    def __init__(self, md5, feed):
+        self.md5, self.feed = md5, feed
+
+    def __call__(self, block: bytes) -> None:
+        self.md5.update(block)
+        self.feed(block)
+
+
 class PieceFetcher:
     """Fetches pieces with ``Range``/``pieceNum``/``pieceSize`` headers and checks their md5."""
 
     def __init__(self, session: requests.Session, limiter=None, min_rate: int = 64 << 10,
                  user_agent: str = "dfget", connect_timeout: float = 5.0, source_headers=None,
-                 source_verify=True):
+                 source_verify=True, peer_verify=True):
         self.session = session
         self.limiter = limiter
         self.min_rate = min_rate
@@ -103,6 +122,7 @@ class PieceFetcher:
         self.connect_timeout = connect_timeout
         self.source_headers = list(source_headers or [])      # [(key, value)] for cdnSource: source
         self.source_verify = source_verify
+        self.peer_verify = peer_verify      # CA bundle for https pieces (peers and the piece server), or True
 
     def _request(self, task: PieceTask, source: bool, file_length: int):
         headers = {"User-Agent": self.user_agent, "pieceNum": str(task.piece_num), "pieceSize": str(task.piece_size)}
@@ -115,7 +135,9 @@ class PieceFetcher:
             return url, headers
         host = f"[{task.peer_ip}]" if ":" in task.peer_ip else task.peer_ip
         headers["Range"] = "bytes=" + task.range
-        return f"http://{host}:{task.peer_port}{task.path}", headers
+        if task.token:                      # a peer token from the supernode; never sent to the source
+            headers["Authorization"] = f"Bearer {task.token}"
+        return f"{task.scheme}://{host}:{task.peer_port}{task.path}", headers
 
     def fetch(self, task: PieceTask, sink: DataFile, source: bool = False, file_length: int = -1,
               cancelled=None) -> int:
@@ -125,7 +147,7 @@ class PieceFetcher:
         deadline = time.monotonic() + timeout
         try:
             resp = self.session.get(url, headers=headers, stream=True, timeout=(self.connect_timeout, timeout),
-                                    verify=self.source_verify if source else True)
+                                    verify=self.source_verify if source else self.peer_verify)
         except requests.Timeout:
             raise PieceError("timeout", f"piece {task.range}: no reply from {url}") from None
         except requests.RequestException as e:
@@ -133,6 +155,9 @@ class PieceFetcher:
         with resp:
             if resp.status_code == 404:
                 raise PieceError("not_found", f"piece {task.range}: 404 from {url}", status=404)
+            if resp.status_code in (401, 403):
+                raise PieceError("denied", f"piece {task.range}: HTTP {resp.status_code} from {url}: "
+                                 f"{resp.text[:200].strip()}", status=resp.status_code)
             if resp.status_code not in (200, 206):
                 raise PieceError("http", f"piece {task.range}: HTTP {resp.status_code} from {url}",
                                  status=resp.status_code)
@@ -142,6 +167,7 @@ class PieceFetcher:
                 written = 0
             else:
                 unwrapper = _Unwrapper(sink, piece_offset(task.piece_num, task.piece_size), task.expected_length)
+                consume = _Consumer(md5, unwrapper.feed)
             try:
                 for block in resp.iter_content(BLOCK):
                     if cancelled is not None and cancelled.is_set():
@@ -150,12 +176,11 @@ class PieceFetcher:
                         raise PieceError("timeout", f"piece {task.range}: slower than the minimum rate")
                     if self.limiter is not None:
                         self.limiter.acquire(len(block))
-                    md5.update(block)
                     if source:
-                        sink.pwrite(base + written, block)
+                        offload(_hash_and_write, md5, sink, base + written, block)
                         written += len(block)
                     else:
-                        unwrapper.feed(block)
+                        offload(consume, block)
             except requests.RequestException as e:
                 raise PieceError("connect", f"piece {task.range}: {e.__class__.__name__} while reading") from None
         real = md5.hexdigest()

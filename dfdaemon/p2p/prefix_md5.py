@@ -15,11 +15,14 @@ import logging
 import os
 import threading
 
+from dfcommon.offload import offload
+
 from .stream import Progress
 
 log = logging.getLogger(__name__)
 
 BLOCK = 4 << 20
+SPAN = 16 << 20         # hashed per native-thread call (stop is checked between spans)
 
 
 def _hash_span(md5, fd: int, pos: int, end: int, stop: threading.Event | None = None) -> int:
@@ -34,15 +37,17 @@ def _hash_span(md5, fd: int, pos: int, end: int, stop: threading.Event | None = 
 
 
 class PrefixMd5:
-    def __init__(self, progress: Progress, path: str):
+    def __init__(self, progress: Progress, path: str, follow: bool = True):
         self.progress, self.path = progress, path
         self._version = progress.version
         self._md5 = hashlib.md5()
         self._pos = 0
         self._valid = True
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="dfget-md5", daemon=True)
-        self._thread.start()
+        self._thread = None
+        if follow:          # follow=False: no background thread, :meth:`hexdigest` hashes it all
+            self._thread = threading.Thread(target=self._run, name="dfget-md5", daemon=True)
+            self._thread.start()
 
     def _current(self) -> bool:
         return self.progress.version == self._version and self.progress.path == self.path
@@ -62,8 +67,9 @@ class PrefixMd5:
                 if not self._current():
                     self._valid = False
                     return
-                if ready > self._pos:
-                    self._pos = _hash_span(self._md5, fd, self._pos, ready, self._stop)
+                while ready > self._pos and not self._stop.is_set():
+                    span_end = min(ready, self._pos + SPAN)
+                    self._pos = offload(_hash_span, self._md5, fd, self._pos, span_end)
                     if not self._current():
                         self._valid = False
                         return
@@ -75,7 +81,8 @@ class PrefixMd5:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
 
     def hexdigest(self, length: int) -> str:
         """The md5 of the first ``length`` bytes of the file (finishing what the thread left)."""
@@ -85,7 +92,7 @@ class PrefixMd5:
             md5, pos = hashlib.md5(), 0
         fd = os.open(self.path, os.O_RDONLY)
         try:
-            _hash_span(md5, fd, pos, length)
+            offload(_hash_span, md5, fd, pos, length)
         finally:
             os.close(fd)
         return md5.hexdigest()

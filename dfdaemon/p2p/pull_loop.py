@@ -2,8 +2,11 @@
 
 Every finished piece is reported at once with its own ``/peer/task`` call, whose reply
 hands out the next pieces while the others are still in flight, so the pipeline never
-runs dry waiting for a batch. 602 backs off randomly (50-100 ms doubling to 800-1600 ms)
-or until a piece lands; 600 ends the loop; 610 is a source error; any other code or an
+runs dry waiting for a batch. Pieces of one reply start lowest first, so an in-order
+stream gets its first bytes as early as possible. 602 backs off randomly (50-100 ms doubling
+to 800-1600 ms) or until a piece lands; before the first piece (the CDN is still starting,
+and a streaming client waits for its first byte) the first waits are shorter (12-25 ms
+doubling into the same schedule). 600 ends the loop; 610 is a source error; any other code or an
 HTTP failure migrates to the next supernode.
 """
 from __future__ import annotations
@@ -28,6 +31,7 @@ log = logging.getLogger(__name__)
 
 OK_CODES = (R.CODE_PEER_FINISH, R.CODE_PEER_CONTINUE, R.CODE_PEER_WAIT, R.CODE_PEER_LIMITED, R.CODE_SUCCESS)
 BACKOFF_START = (0.05, 0.1)
+BACKOFF_COLD = (0.0125, 0.025)      # until the first piece task arrives
 BACKOFF_MAX = (0.8, 1.6)
 POLL = 1.0
 
@@ -68,9 +72,9 @@ class _Either:
 class Backoff:
     """Randomized doubling wait for 602 replies."""
 
-    def __init__(self, rng=random):
+    def __init__(self, rng=random, start=BACKOFF_START):
         self.rng = rng
-        self.lo, self.hi = BACKOFF_START
+        self.lo, self.hi = start
 
     def next(self) -> float:
         wait = self.rng.uniform(self.lo, self.hi)
@@ -85,12 +89,13 @@ class PullLoop:
     def __init__(self, client: SupernodeClient, registrar: Registrar, make_request, reg: Registration,
                  fetcher: PieceFetcher, data: DataFile, progress: Progress, cid: str, deadline: float,
                  cancelled: threading.Event, console=None, on_new_pieces=None, max_running: int = 6,
-                 rng=random):
+                 rng=random, on_registered=None):
         self.client, self.registrar, self.make_request = client, registrar, make_request
         self.reg, self.fetcher, self.data, self.progress = reg, fetcher, data, progress
         self.cid, self.deadline, self.cancelled = cid, deadline, cancelled
         self.console = console or (lambda line: None)
         self.on_new_pieces = on_new_pieces or (lambda: None)
+        self.on_registered = on_registered or (lambda reg: None)     # after a migration's registration
         self.rng = rng
         self.results: queue.Queue = queue.Queue()
         self.pending: deque = deque()
@@ -100,6 +105,7 @@ class PullLoop:
         self.generation = 0
         self.end_offset = 0
         self.pieces_from_peers = 0
+        self.unchecked_pieces = 0             # pieces that came without an md5 to check them against
         self._lock = threading.Lock()
         self._stopped = threading.Event()     # set when run() returns: late fetchers stop and stay silent
         self._abort = _Either(cancelled, self._stopped)
@@ -113,7 +119,7 @@ class PullLoop:
                 self._stopped.set()
 
     def _run(self) -> Finish:
-        req, backoff = PullRequest(), Backoff(self.rng)
+        req, backoff = PullRequest(), Backoff(self.rng, BACKOFF_COLD)
         while True:
             self._check()
             try:
@@ -122,6 +128,8 @@ class PullLoop:
             except SupernodeError as e:
                 log.warning("pull failed node=%s error=%s", self.reg.node, e)
                 reply = None
+            log.debug("pull reply node=%s code=%s pieces=%d", self.reg.node, reply.code if reply else None,
+                      len(reply.pieces) if reply else 0)
             if reply is not None and reply.code == R.CODE_SOURCE_ERROR:
                 raise DownloadError(ErrorCode.DOWNLOAD, f"supernode {self.reg.node} reports a source error: "
                                     f"{reply.msg}", reason=BackSourceReason.SOURCE_ERROR)
@@ -175,7 +183,7 @@ class PullLoop:
     # ---- pieces ------------------------------------------------------------------------
     def _start(self, pieces: list[PieceTask]) -> int:
         started = 0
-        for task in pieces:
+        for task in sorted(pieces, key=lambda t: t.piece_num):
             if task.piece_size != self.reg.piece_size and not self.reg.source_pieces:
                 continue
             if task.range in self.running:
@@ -209,10 +217,13 @@ class PullLoop:
                 self._failed(task, reg, generation, PieceError("http", str(e)))
                 return
         offset = piece_offset(task.piece_num, task.piece_size, wrapped=not reg.source_pieces)
+        log.debug("piece written num=%d peer=%s:%s bytes=%d", task.piece_num, task.peer_ip, task.peer_port, n)
         with self._lock:
             if self._stopped.is_set():
                 return
             self.end_offset = max(self.end_offset, offset + n)
+            if not task.expected_md5:
+                self.unchecked_pieces += 1
             self.results.put(Outcome(task, R.RESULT_SEMISUC, generation, length=n))
             self.progress.add(offset, n)
         self._report_suc(task, reg.node, reg.task_id)
@@ -270,6 +281,7 @@ class PullLoop:
             self.progress.switch(self.data.path)
         self.generation += 1
         self.reg = reg
+        self.on_registered(reg)
         self.console(f"migrated to node:{reg.node}")
 
     def _finish(self, reply) -> Finish:

@@ -77,7 +77,8 @@ EXIT_CODES_HELP = (
     f"  {EXIT_USAGE:<3} bad usage: unknown flag, missing or invalid value\n"
     f"  {EXIT_PREPARE:<3} prepare error (1101): bad output path, work home or config\n"
     f"  {EXIT_REGISTER:<3} register error (1103): no supernode accepted the task and the source\n"
-    "      was not tried (--notbs) or asks for authentication\n"
+    "      was not tried (--notbs) or asks for authentication; also when a supernode with auth on\n"
+    "      refuses the token (HTTP 401: none or expired, 403: wrong role), never retried at the source\n"
     f"  {EXIT_DOWNLOAD:<3} download error (1104): P2P and back-to-source both failed, md5 mismatch,\n"
     "      source error (e.g. 404) or timeout\n"
 )

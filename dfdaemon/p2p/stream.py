@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import threading
 
+from dfcommon.offload import offload
+
 from .result import DownloadError
 
 BLOCK = 1 << 20
@@ -112,7 +114,7 @@ class ByteStream:
             if ready > self.pos and path:
                 fh = self._file(path)
                 n = min(self.block, ready - self.pos)
-                data = os.pread(fh.fileno(), n, self.pos)
+                data = offload(os.pread, fh.fileno(), n, self.pos)     # the copy runs off the gevent hub
                 if not data:
                     raise DownloadError(1104, f"stream file {os.path.basename(path)} is shorter than expected")
                 self.pos += len(data)

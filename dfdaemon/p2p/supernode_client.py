@@ -47,6 +47,7 @@ class RegisterRequest:
     root_cas: list = field(default_factory=list)     # base64 PEM bytes
     pattern: str = "p2p"
     super_node_ip: str = ""
+    upload_scheme: str = ""                          # our addition: "https" when the upload server uses TLS
 
     def body(self) -> dict:
         """The JSON body with the keys spelled exactly as dfget sends them."""
@@ -57,6 +58,7 @@ class RegisterRequest:
             "headers": list(self.headers), "dfdaemon": self.dfdaemon, "insecure": self.insecure,
             "rootCAs": list(self.root_cas), "taskId": "", "fileLength": 0, "asSeed": False,
             "superNodeIp": self.super_node_ip, "pattern": self.pattern,
+            **({"uploadScheme": self.upload_scheme} if self.upload_scheme else {}),
         }
 
 
@@ -82,6 +84,8 @@ class PieceTask:
     peer_port: int = 0
     path: str = ""
     down_link: int = 0
+    token: str = field(default="", repr=False)       # our addition: peer token for the piece request
+    scheme: str = "http"                             # our addition: https when the serving side uses TLS
 
     @classmethod
     def from_json(cls, d: dict) -> "PieceTask":
@@ -90,7 +94,8 @@ class PieceTask:
                    piece_size=int(g.get("piecesize") or 0), piece_md5=str(g.get("piecemd5") or ""),
                    cid=str(g.get("cid") or ""), peer_ip=str(g.get("peerip") or ""),
                    peer_port=int(g.get("peerport") or 0), path=str(g.get("path") or ""),
-                   down_link=int(g.get("downlink") or 0))
+                   down_link=int(g.get("downlink") or 0), token=str(g.get("token") or ""),
+                   scheme="https" if str(g.get("scheme") or "").lower() == "https" else "http")
 
     @property
     def expected_md5(self) -> str:
@@ -119,8 +124,10 @@ class SupernodeClient:
     """One client per downloader; ``node`` is ``host:port`` on every call."""
 
     def __init__(self, session: requests.Session | None = None, timeout: float = DEFAULT_TIMEOUT,
-                 scheme: str = "http", token: str | None = None, user_agent: str = "dfget"):
+                 scheme: str = "http", token: str | None = None, user_agent: str = "dfget", verify=True):
         self.session = session or make_session(timeout=(timeout, timeout), retries=0, user_agent=user_agent)
+        self.verify = verify                    # CA bundle of the supernode's TLS certificate, or True; passed on
+                                                # every call (a session default loses to REQUESTS_CA_BUNDLE)
         self.timeout = (timeout, timeout)
         self.scheme = scheme
         self.token = token
@@ -131,7 +138,8 @@ class SupernodeClient:
     def _call(self, method: str, node: str, path: str, **kw) -> dict:
         url = f"{self.scheme}://{node}{path}"
         try:
-            resp = self.session.request(method, url, timeout=self.timeout, headers=self._headers(), **kw)
+            resp = self.session.request(method, url, timeout=self.timeout, headers=self._headers(),
+                                        verify=self.verify, **kw)
         except requests.RequestException as e:
             raise SupernodeError(node, f"{path} failed: {e.__class__.__name__}") from None
         if resp.status_code != 200:
@@ -141,6 +149,20 @@ class SupernodeClient:
             raise SupernodeError(node, f"{path} replied HTTP {resp.status_code}: {msg}",
                                  status=resp.status_code, code=code if isinstance(code, int) else None)
         return _lower(_json(resp))
+
+    def auth_keys(self, node: str) -> dict | None:
+        """``GET /api/v1/auth/keys`` (JWKS of the keys that sign peer tokens); None when the supernode has
+        no such endpoint (Dragonfly 1.x) or cannot be asked."""
+        url = f"{self.scheme}://{node}/api/v1/auth/keys"
+        try:
+            resp = self.session.get(url, timeout=self.timeout, headers=self._headers(), verify=self.verify)
+        except requests.RequestException as e:
+            log.info("auth keys not fetched node=%s error=%s", node, e.__class__.__name__)
+            return None
+        if resp.status_code != 200:
+            return None
+        body = _json(resp)
+        return body if isinstance(body.get("keys"), list) else None
 
     def register(self, node: str, req: RegisterRequest) -> RegisterReply:
         body = self._call("POST", node, "/peer/registry", json=req.body())
@@ -176,7 +198,8 @@ class SupernodeClient:
                   "realMd5": real_md5, "expectedMd5": expected_md5, "errorType": error_type}
         url = f"{self.scheme}://{node}/peer/piece/error"
         try:      # the reply is an empty 200 body
-            self.session.get(url, params=params, timeout=self.timeout, headers=self._headers())
+            self.session.get(url, params=params, timeout=self.timeout, headers=self._headers(),
+                             verify=self.verify)
         except requests.RequestException as e:
             raise SupernodeError(node, f"/peer/piece/error failed: {e.__class__.__name__}") from None
 
@@ -187,7 +210,8 @@ class SupernodeClient:
     def report_metrics(self, node: str, body: dict) -> None:
         url = f"{self.scheme}://{node}/task/metrics"
         try:
-            resp = self.session.post(url, json=body, timeout=self.timeout, headers=self._headers())
+            resp = self.session.post(url, json=body, timeout=self.timeout, headers=self._headers(),
+                                     verify=self.verify)
         except requests.RequestException as e:
             raise SupernodeError(node, f"/task/metrics failed: {e.__class__.__name__}") from None
         if resp.status_code != 200:

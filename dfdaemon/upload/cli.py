@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 
+from dfcommon.errors import ConfigError
 from dfcommon.logging import setup_logging
 from dfcommon.units import parse_duration, parse_size
 
@@ -60,9 +61,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--totallimit", type=_size, default=0, help="host upload limit, e.g. 20M (default unlimited)")
     p.add_argument("--gc-interval", type=_duration, default=15.0, help="period of the expiry walk (default 15s)")
     p.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)  # a socket bound by the launcher
+    p.add_argument("--tls-cert", default="", help="PEM certificate: serve peers over https")
+    p.add_argument("--tls-key", default="", help="PEM key of --tls-cert")
+    p.add_argument("--trusted-keys", default=None,
+                   help="directory of supernode token keys (default <home>/meta/trusted-keys; empty = no tokens)")
+    p.add_argument("--supernode-ca", action="append", default=[],
+                   help="CA certificate of an https supernode (for service-down reports); repeatable")
     p.add_argument("--verbose", action="store_true", help="debug logging")
     p.add_argument("--console", action="store_true", help="log to stderr instead of <home>/logs/dfserver.log")
     return p
+
+
+def _tls(args):
+    from dfcommon.tls import check_pair, server_context
+    check_pair(args.tls_cert, args.tls_key, "--tls-cert/--tls-key")
+    return server_context(args.tls_cert, args.tls_key) if args.tls_cert else None
+
+
+def _notifier(args):
+    """Service-down reports with the supernode API token (``DFGET_SUPERNODE_TOKEN``) and CA when given."""
+    from .notify import HttpServiceDown
+    token = os.environ.get("DFGET_SUPERNODE_TOKEN") or None
+    if not args.supernode_ca:
+        return HttpServiceDown(token=token)
+    from dfcommon.tls import client_verify
+    return HttpServiceDown(token=token, scheme="https", verify=client_verify(args.supernode_ca))
 
 
 def _detach_stdout() -> None:
@@ -94,13 +117,20 @@ def main(argv=None) -> int:
         os.makedirs(os.path.join(home, "logs"), exist_ok=True)
         setup_logging(level, logfile=os.path.join(home, "logs", "dfserver.log"))
 
+    try:
+        tls = _tls(args)
+    except ConfigError as e:
+        print(f"dfget server: {e}", file=sys.stderr)
+        return 1
+    trusted = args.trusted_keys or os.path.join(home, "meta", "trusted-keys")
     listener = None
     if args.listen_fd is not None:
         import socket
         listener = socket.socket(fileno=args.listen_fd)
     server = UploadServer(data, ip=args.ip, port=args.port, alive=args.alivetime, expire=args.expiretime,
                           total_limit=args.totallimit, meta_path=meta, gc_interval=args.gc_interval,
-                          listener=listener)
+                          listener=listener, trusted_keys_dir=trusted, ssl_context=tls,
+                          notifier=_notifier(args))
     try:
         port = server.start()
     except OSError as e:

@@ -30,23 +30,24 @@ def _format_seconds(value: float) -> str:
     return f"{float(value):g}s"
 
 
-def _server_alive(ip: str, port: int, task_file_name: str | None, data_dir: str, total_limit: int) -> bool:
-    client = UploaderClient(ip, port)
+def _server_alive(ip: str, port: int, task_file_name: str | None, data_dir: str, total_limit: int,
+                  scheme: str = "http") -> bool:
+    client = UploaderClient(ip, port, scheme=scheme)
     if task_file_name:
         return client.check(task_file_name, data_dir, total_limit)
     return client.ping()
 
 
-def _child_env() -> dict:
+def _child_env(extra_env=None) -> dict:
     """The child must import this same code base, wherever it runs from."""
-    env = dict(os.environ)
+    env = {**os.environ, **(extra_env or {})}
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     return env
 
 
 def _spawn(work_home: str, ip: str, port: int, alive: float, expire: float, total_limit: int,
-           extra_args=()) -> tuple[int, subprocess.Popen]:
+           extra_args=(), extra_env=None) -> tuple[int, subprocess.Popen]:
     """Bind the listening socket here, start the child on it and return at once: (port, child)."""
     meta_path = os.path.join(work_home, "meta", META_FILE)
     data_dir = os.path.join(work_home, "data")
@@ -62,7 +63,7 @@ def _spawn(work_home: str, ip: str, port: int, alive: float, expire: float, tota
         with open(os.path.join(logs, "dfserver.out"), "ab") as err:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                                     start_new_session=True, close_fds=True, pass_fds=(sock.fileno(),),
-                                    env=_child_env())
+                                    env=_child_env(extra_env))
     finally:
         sock.close()                  # the child holds its own copy of the listening socket
     # reap the child whenever it exits, so it never lingers as a zombie
@@ -70,9 +71,9 @@ def _spawn(work_home: str, ip: str, port: int, alive: float, expire: float, tota
     return got, proc
 
 
-def _wait_ready(ip: str, port: int, proc: subprocess.Popen, deadline: float) -> None:
+def _wait_ready(ip: str, port: int, proc: subprocess.Popen, deadline: float, scheme: str = "http") -> None:
     """Wait until the child answers ``/server/ping`` (a ping sent early waits in the listen backlog)."""
-    client = UploaderClient(ip, port)
+    client = UploaderClient(ip, port, scheme=scheme)
     while time.monotonic() < deadline:
         if client.ping():
             log.info("upload server started port=%d pid=%d", port, proc.pid)
@@ -122,7 +123,7 @@ class Launch:
 
 def launch_upload_server(work_home: str, ip: str, port: int = 0, alive: float = 300.0, expire: float = 180.0,
                          total_limit: int = 0, task_file_name: str | None = None, timeout: float = READY_TIMEOUT,
-                         extra_args=(), background: bool = False) -> Launch:
+                         extra_args=(), background: bool = False, scheme: str = "http", extra_env=None) -> Launch:
     """Reuse this host's upload server or start one; see :func:`ensure_upload_server`.
 
     A new server's socket is bound here, so its port is known before the child has started; with
@@ -135,17 +136,17 @@ def launch_upload_server(work_home: str, ip: str, port: int = 0, alive: float = 
     os.makedirs(data_dir, exist_ok=True)
     with dir_lock(meta_dir):
         known = read_service_port(meta_path)
-        if known and _server_alive(ip, known, task_file_name, data_dir, total_limit):
+        if known and _server_alive(ip, known, task_file_name, data_dir, total_limit, scheme):
             log.debug("reusing upload server port=%d", known)
             return Launch(known)
-        started, proc = _spawn(work_home, ip, port, alive, expire, total_limit, extra_args)
+        started, proc = _spawn(work_home, ip, port, alive, expire, total_limit, extra_args, extra_env)
         write_service_port(meta_path, started)
     deadline = time.monotonic() + timeout
 
     def ready() -> None:
-        _wait_ready(ip, started, proc, deadline)
+        _wait_ready(ip, started, proc, deadline, scheme)
         if task_file_name:
-            UploaderClient(ip, started).check(task_file_name, data_dir, total_limit)
+            UploaderClient(ip, started, scheme=scheme).check(task_file_name, data_dir, total_limit)
     return Launch(started, ready, background)
 
 
@@ -163,6 +164,6 @@ def ensure_upload_server(work_home: str, ip: str, port: int = 0, alive: float = 
 
 
 def notify_finish(port: int, task_file_name: str, task_id: str, cid: str, super_node: str,
-                  ip: str = "127.0.0.1") -> None:
+                  ip: str = "127.0.0.1", scheme: str = "http") -> None:
     """Tell the upload server the file is complete (``/client/finish``); failures are logged."""
-    UploaderClient(ip, port).finish(task_file_name, task_id, cid, super_node)
+    UploaderClient(ip, port, scheme=scheme).finish(task_file_name, task_id, cid, super_node)

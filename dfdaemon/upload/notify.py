@@ -34,9 +34,12 @@ def supernode_base(super_node: str) -> str:
 class HttpServiceDown:
     """Sends ``GET /peer/service/down?taskId=&cid=`` with a 5 s timeout, no retries; errors are logged."""
 
-    def __init__(self, session: requests.Session | None = None, timeout=SERVICE_DOWN_TIMEOUT):
+    def __init__(self, session: requests.Session | None = None, timeout=SERVICE_DOWN_TIMEOUT,
+                 token: str | None = None, scheme: str = "http", verify=True):
         self._session = session
         self._timeout = timeout
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}     # a supernode API token (peer)
+        self._scheme, self._verify = scheme, verify
 
     def service_down(self, super_node: str, task_id: str, cid: str) -> bool:
         if not super_node or not task_id or not cid:
@@ -45,9 +48,13 @@ class HttpServiceDown:
         if self._session is None:
             from dfcommon.http import make_session
             self._session = make_session(timeout=self._timeout, retries=0)
-        url = supernode_base(super_node) + "/peer/service/down"
+        base = supernode_base(super_node)
+        if self._scheme == "https" and base.startswith("http://"):
+            base = "https://" + base[len("http://"):]
+        url = base + "/peer/service/down"
         try:
-            resp = self._session.get(url, params={"taskId": task_id, "cid": cid}, timeout=self._timeout)
+            resp = self._session.get(url, params={"taskId": task_id, "cid": cid}, timeout=self._timeout,
+                                     headers=self._headers, verify=self._verify)
             ok = resp.status_code == 200
             if not ok:
                 log.warning("service down refused supernode=%s task=%s status=%d", super_node, task_id,

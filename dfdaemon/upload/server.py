@@ -33,9 +33,13 @@ class UploadServer:
                  expire: float = 180.0, total_limit: int = 0, meta_path: str | None = None,
                  gc_interval: float = 15.0, idle_check: float = 1.0, authorize: Authorize | None = None,
                  notifier: ServiceDownNotifier | None = None, service: UploadService | None = None,
-                 listener=None):
+                 listener=None, trusted_keys_dir: str | None = None, ssl_context=None):
         self.service = service if service is not None else UploadService(data_dir, total_limit=total_limit)
+        if authorize is None and trusted_keys_dir:
+            from .peer_auth import peer_authorizer       # peer tokens, once a supernode key is trusted
+            authorize = peer_authorizer(trusted_keys_dir, self.service)
         self.app = UploadApp(self.service, authorize=authorize)
+        self.ssl_context = ssl_context                   # TLS for peers (None = plain HTTP)
         self.gc = UploadGC(self.service, notifier or HttpServiceDown(), expire)
         self.ip, self.requested_port = ip or "0.0.0.0", int(port or 0)
         self.alive, self.gc_interval = float(alive), float(gc_interval)
@@ -58,14 +62,16 @@ class UploadServer:
         self._loops = [gevent.spawn(self._gc_loop)]
         if self.alive > 0:
             self._loops.append(gevent.spawn(self._idle_loop))
-        log.info("upload server listening ip=%s port=%d data=%s", self.ip, self.port, self.service.data_dir)
+        log.info("upload server listening ip=%s port=%d data=%s tls=%s", self.ip, self.port, self.service.data_dir,
+                 self.ssl_context is not None)
         return self.port
 
     def _bind(self) -> WSGIServer:
         listener = self._listener if self._listener is not None else bind_listener(self.ip, self.requested_port)
         if not isinstance(listener, gsocket.socket):      # a stdlib socket would block the hub in accept()
             listener = gsocket.socket(listener.family, listener.type, fileno=listener.detach())
-        server = WSGIServer(listener, self.app, log=None, error_log=log)
+        tls = {"ssl_context": self.ssl_context} if self.ssl_context is not None else {}
+        server = WSGIServer(listener, self.app, log=None, error_log=log, **tls)
         server.start()
         return server
 

@@ -31,7 +31,15 @@ def parse_register(p) -> RegisterRequest:
         version=p.str("version", max_len=64), md5=p.str("md5", max_len=64), identifier=p.str("identifier"),
         call_system=p.str("callSystem", max_len=128), headers=parse_headers(p.list("headers")),
         dfdaemon=p.bool("dfdaemon"), insecure=p.bool("insecure"), root_cas=parse_root_cas(p.list("rootCAs")),
-        super_node_ip=p.str("superNodeIp", max_len=64), pattern=pattern)
+        super_node_ip=p.str("superNodeIp", max_len=64), pattern=pattern, upload_scheme=_scheme(p))
+
+
+def _scheme(p) -> str:
+    """Our optional ``uploadScheme`` register key: how peers reach this peer's upload server."""
+    scheme = p.str("uploadScheme", max_len=8).lower()
+    if scheme not in ("", "http", "https"):
+        raise DfError("INVALID_PARAM", "uploadScheme must be http or https")
+    return scheme
 
 
 def parse_pull(p) -> PullRequest:

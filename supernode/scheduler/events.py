@@ -34,6 +34,7 @@ class CdnEvents:
             if task.piece_size > 0:
                 task.piece_total = max(1, (file_length + task.piece_size - 1) // task.piece_size)
             st.set_cdn_status(task, SUCCESS)
+            st.progress.sn_finished(task_id)
         log.info("cdn success task=%s file_length=%d pieces=%d", task_id, file_length, task.piece_total)
 
     def on_failure(self, task_id: str, reason: str, source_error: bool) -> None:

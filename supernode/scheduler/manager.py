@@ -30,6 +30,7 @@ class TaskManager:
         self.scheduler = scheduler
         self.cdn = cdn
         self.piece_errors = piece_errors
+        self.piece_extras = None        # adds scheme/token fields to PieceInfo (supernode.auth.PieceInfoExtras)
 
     # --- /peer/registry -------------------------------------------------------------------------
     def register(self, req: RegisterRequest) -> dict:
@@ -42,6 +43,7 @@ class TaskManager:
         with st.lock:
             task, created, trigger = self._admit(candidate, length)
             peer = st.peers.register(req.ip, req.host_name, req.port, req.version, req.pattern == "cdn")
+            peer.scheme = getattr(req, "upload_scheme", "") or "http"     # https: the peer's upload server uses TLS
             st.add_dfget_task(DfgetTask(cid=req.cid, task_id=task.id, peer_id=peer.id, path=req.path,
                                         call_system=req.call_system, dfdaemon=req.dfdaemon,
                                         super_node_ip=req.super_node_ip, created=st.clock()))
@@ -177,12 +179,16 @@ class TaskManager:
                 st.progress.update(dt.cid, dt.peer_id, a.dst_pid, a.piece, P.WAITING)    # give the piece back
                 return None
             ip, port, path = peer.ip, peer.port, src.path
+        peer_scheme = "http" if a.dst_pid == SUPERNODE else getattr(peer, "scheme", "http")
         start, end = a.piece * ps, a.piece * ps + ps - 1
         if self.config.cdn_pattern == "source" and task.source_length > 0:
             end = min(end, task.source_length - 1)          # raw source ranges, no wrapping
         md5 = st.progress.piece_md5(task.id, a.piece) or self.cdn.piece_md5(task.id, a.piece) or ""
-        return {"range": f"{start}-{end}", "pieceNum": a.piece, "pieceSize": ps, "pieceMd5": md5, "cid": cid,
+        info = {"range": f"{start}-{end}", "pieceNum": a.piece, "pieceSize": ps, "pieceMd5": md5, "cid": cid,
                 "peerIp": ip, "peerPort": port, "path": path, "downLink": 0}
+        if self.piece_extras is not None:
+            self.piece_extras.apply(info, task.id, dt.cid, a.dst_pid == SUPERNODE, peer_scheme)
+        return info
 
     # --- reports --------------------------------------------------------------------------------
     def piece_success(self, task_id: str, cid: str, dst_cid: str, piece_range: str) -> int:

@@ -18,6 +18,7 @@ class Peer:
     cdn_pattern: bool = False          # never used as a source (pattern=cdn or upload port 0)
     created: float = field(default_factory=time.time)
     service_down_time: float = 0.0     # > 0 once the peer said it stopped serving
+    scheme: str = "http"               # https when the peer's upload server speaks TLS
 
     def to_json(self) -> dict:
         return {"ID": self.id, "IP": self.ip, "hostName": self.host_name, "port": self.port,

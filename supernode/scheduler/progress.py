@@ -1,7 +1,8 @@
 """Piece progress of the supernode's scheduler.
 
 Per task: the supernode's (CDN) piece bitset and md5s, the holders of each piece (peers that
-reported it written, never the supernode), pieces in flight and the supernode's load. Per
+reported it written, never the supernode), pieces in flight, the supernode's load and when each
+piece's supernode sends started. Per
 client (cid): a bitset and the running pieces (piece -> source peer). Per peer: producer load
 and error counts. Blacklist: ``src peer -> {dst peer: failures}``.
 
@@ -56,6 +57,8 @@ class TaskProgress:
     in_flight: dict[int, int] = field(default_factory=dict)
     superload: int = 0
     superload_changed: float = 0.0
+    sn_sending: dict[int, list[float]] = field(default_factory=dict)   # piece -> start times of supernode sends
+    sn_complete: bool = False           # the CDN holds every piece
 
 
 @dataclass
@@ -89,12 +92,20 @@ class ProgressStore:
             tp = self.tasks[task_id] = TaskProgress()
             if old is not None:          # keep what peers hold and what is in flight
                 tp.holders, tp.in_flight, tp.superload = old.holders, old.in_flight, old.superload
+                tp.sn_sending = old.sn_sending
         return tp
 
     def sn_piece(self, task_id: str, piece: int, md5: str) -> None:
         tp = self.init_task(task_id)
         tp.sn.set(piece, SUCCESS)
         tp.md5s[piece] = md5
+
+    def sn_finished(self, task_id: str) -> None:
+        self.init_task(task_id).sn_complete = True
+
+    def sn_complete(self, task_id: str) -> bool:
+        tp = self.tasks.get(task_id)
+        return tp is not None and tp.sn_complete
 
     def piece_md5(self, task_id: str, piece: int) -> str | None:
         tp = self.tasks.get(task_id)
@@ -119,6 +130,15 @@ class ProgressStore:
     def in_flight(self, task_id: str, piece: int) -> int:
         tp = self.tasks.get(task_id)
         return tp.in_flight.get(piece, 0) if tp else 0
+
+    def sn_sending_since(self, task_id: str, piece: int) -> float | None:
+        """When the oldest supernode send of ``piece`` still running started (None: none running)."""
+        tp = self.tasks.get(task_id)
+        starts = tp.sn_sending.get(piece) if tp else None
+        return min(starts) if starts else None
+
+    def now(self) -> float:
+        return self._clock()
 
     def drop_holder(self, task_id: str, piece: int, peer_id: str) -> None:
         self.holders(task_id, piece).discard(peer_id)
@@ -163,6 +183,7 @@ class ProgressStore:
         else:
             tp.superload += 1
             tp.superload_changed = self._clock()
+            tp.sn_sending.setdefault(piece, []).append(tp.superload_changed)
 
     def _release(self, cp: ClientProgress, piece: int) -> str | None:
         if piece not in cp.running:
@@ -178,6 +199,12 @@ class ProgressStore:
             if not dst and tp.superload > 0:
                 tp.superload -= 1
                 tp.superload_changed = self._clock()
+            if not dst:
+                starts = tp.sn_sending.get(piece)
+                if starts:
+                    starts.pop(0)
+                    if not starts:
+                        del tp.sn_sending[piece]
         if dst and dst in self.peers:
             ps = self.peers[dst]
             ps.producer_load = max(0, ps.producer_load - 1)

@@ -27,6 +27,7 @@ class RegisterRequest:
     root_cas: list[bytes] = field(default_factory=list)
     super_node_ip: str = ""
     pattern: str = "p2p"
+    upload_scheme: str = ""            # our addition: "https" when the upload server speaks TLS
 
 
 @dataclass

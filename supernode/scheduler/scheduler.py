@@ -2,10 +2,15 @@
 
 Dragonfly 1.x's rules (supernode/daemon/mgr/scheduler), tuned so the supernode's uplink is
 spent once per piece: a peer holding the piece is preferred to the supernode and the least
-loaded such peer is chosen; the supernode serves at most ``peer_down_limit`` pieces of a task
-at a time, so later clients take pieces from earlier ones instead of waiting on it. The supernode
-does not send a second copy of a piece that nobody holds yet but another client is fetching, unless
-the asking client has nothing else in flight: a peer will hold that piece in a moment.
+loaded such peer is chosen; the supernode sends at most ``supernode_upload_limit`` pieces of a
+task at a time (default: ``peer_down_limit``), so later clients take pieces from earlier ones
+instead of waiting on it. The supernode never sends a second copy of a piece that no peer holds
+yet while a first copy is on its way from it (a peer will hold that piece in a moment), unless
+that first send has run for ``SECOND_COPY_AFTER`` seconds (its client may be stuck or gone), and
+while the CDN still downloads the task it sends no piece that a live peer holds (those peers are
+busy now, but the supernode's slot is kept for the next new piece: new pieces are the critical
+path). Once the CDN holds every piece, it may help the tail with copies.
+A client over ``failure_count_limit`` takes everything from the supernode.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from .progress import ProgressStore
 
 log = logging.getLogger(__name__)
 SUPERNODE = ""        # the source id of the supernode in running/progress records
+SECOND_COPY_AFTER = 10.0    # seconds a supernode send may run before another client gets a copy of its piece
 
 
 @dataclass(frozen=True)
@@ -27,10 +33,16 @@ class Limits:
     peer_down_limit: int = 4        # pieces a client fetches at once; also the supernode's cap per task
     elimination_limit: int = 5      # serving failures before a peer is dropped as a source
     failure_count_limit: int = 5    # fetching failures before a client is sent to the supernode only
+    supernode_upload_limit: int = 0     # pieces of one task the supernode sends at once (0: peer_down_limit)
+
+    @property
+    def supernode_cap(self) -> int:
+        return self.supernode_upload_limit if self.supernode_upload_limit > 0 else self.peer_down_limit
 
     @classmethod
     def from_config(cls, config) -> "Limits":
-        return cls(config.peer_up_limit, config.peer_down_limit, config.elimination_limit, config.failure_count_limit)
+        return cls(config.peer_up_limit, config.peer_down_limit, config.elimination_limit, config.failure_count_limit,
+                   getattr(config, "supernode_upload_limit", 0))
 
 
 @dataclass(frozen=True)
@@ -73,10 +85,13 @@ class Scheduler:
         out: list[Assignment] = []
         for piece in self.policy.order(available, view, self.rng):
             dst = SUPERNODE if sn_only else self._pick_holder(task_id, piece, peer_id)
-            if dst == SUPERNODE and pr.superload(task_id) + 1 > self.limits.peer_down_limit:
+            if dst == SUPERNODE and pr.superload(task_id) + 1 > self.limits.supernode_cap:
                 continue                      # the supernode already serves its share of this task
-            if dst == SUPERNODE and not sn_only and running > 0 and self._only_in_flight(task_id, piece, peer_id):
-                continue                      # a second copy: a peer will hold it soon, and this client is busy
+            if dst == SUPERNODE and not sn_only and self._on_its_way(task_id, piece, peer_id):
+                continue                      # a second copy: a peer will hold it soon
+            if dst == SUPERNODE and not sn_only and not pr.sn_complete(task_id) \
+                    and self._live_holders(task_id, piece, peer_id):
+                continue                      # busy holders: keep the supernode for new pieces
             pr.start_piece(cid, piece, dst)
             out.append(Assignment(piece, dst))
             running += 1
@@ -84,9 +99,12 @@ class Scheduler:
                 break
         return ScheduleResult(out, wait=not out)
 
-    def _only_in_flight(self, task_id: str, piece: int, requester: str) -> bool:
-        """Nobody holds ``piece`` yet but another client fetches it now."""
-        return self.progress.in_flight(task_id, piece) > 0 and not self._live_holders(task_id, piece, requester)
+    def _on_its_way(self, task_id: str, piece: int, requester: str) -> bool:
+        """Nobody holds ``piece`` yet but the supernode is sending it to another client (for a short while)."""
+        since = self.progress.sn_sending_since(task_id, piece)
+        if since is None or self.progress.now() - since > SECOND_COPY_AFTER:
+            return False
+        return not self._live_holders(task_id, piece, requester)
 
     def _live_holders(self, task_id: str, piece: int, requester: str) -> list[str]:
         """Holders that can serve; dead ones (unknown, service down, eliminated) are dropped for good."""

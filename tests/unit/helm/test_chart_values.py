@@ -48,14 +48,16 @@ def test_every_supernode_key_set_through_the_chart_loads(chart, tmp_path):
               "max_bandwidth": "1G", "system_bandwidth": 1048576, "fail_access_interval": "1m30s",
               "source_connect_timeout": 2.5, "source_read_timeout": "30s", "cdn_writers": 8,
               "scheduler_policy": "rarest-first", "peer_up_limit": 6, "peer_down_limit": 5, "elimination_limit": 3,
-              "failure_count_limit": 4, "link_limit": "40MB", "gc_initial_delay": "1s", "gc_meta_interval": "1m",
+              "failure_count_limit": 4, "link_limit": "40MB", "supernode_upload_limit": 2,
+              "upload_rate": "11M", "gc_initial_delay": "1s", "gc_meta_interval": "1m",
               "task_expire_time": "10m", "peer_gc_delay": "5m", "gc_disk_interval": "30s",
               "young_gc_threshold": 107374182400, "full_gc_threshold": "10GB", "interval_threshold": "1h",
               "clean_ratio": 2, "max_body_size": "2MB", "log_level": "DEBUG", "log_json": False, "debug": True,
               "preheat": {"ttl": "12h", "auth_mode": "oauth", "auth_token": "pat",
                           "registries": [{"host": "harbor.local", "scheme": "http"}], "platforms": ["linux/amd64"]},
               "webhooks": {"harbor_auth": ["Bearer x"], "dedup_window": "5m"},
-              "policies": {"misfire_grace_time": "2m", "credentials": {"robot": "u:p"}}}
+              "policies": {"misfire_grace_time": "2m", "credentials": {"robot": "u:p"}},
+              "auth": {"enabled": False, "peer_token_ttl": "5m", "open_paths": ["/_ping"]}}
     assert set(config) | CHART_OWNED_KEYS == {f.name for f in dataclasses.fields(SupernodeConfig)}
     objs = objects(chart, {"supernode": {"config": config, "ports": {"api": 9002, "download": 9001},
                                          "homeDir": "/data/sn"}})
@@ -67,6 +69,7 @@ def test_every_supernode_key_set_through_the_chart_loads(chart, tmp_path):
     assert conf.source_connect_timeout == 2.5 and conf.debug is True and conf.cdn_writers == 8
     assert conf.preheat.ttl == 43200.0 and conf.preheat.auth_mode == "bearer"
     assert conf.preheat.registries[0].scheme == "http" and conf.webhooks.dedup_window == 300.0
+    assert conf.auth.peer_token_ttl == 300.0 and conf.auth.open_paths == ["/_ping"]
     sts = objs[("StatefulSet", SN)]
     c = container(sts, "supernode")
     assert {p["containerPort"] for p in c["ports"]} == {9001, 9002}

@@ -73,3 +73,23 @@ def test_delete_client_and_peer_release_everything():
     assert s.peer("p2") is None and "p2" not in s.holders("t", 2) and not s.blacklisted("p1", "p2")
     s.delete_task("t")
     assert s.client("c2") is None and s.available("t", "c2") == []
+
+
+def test_supernode_sends_are_tracked_per_piece_until_released():
+    from supernode.scheduler.progress import ProgressStore as Store
+    now = [5.0]
+    pr = Store(clock=lambda: now[0])
+    pr.sn_piece("t", 0, "m:1")
+    pr.init_client("t", "c1", "p1"), pr.init_client("t", "c2", "p2")
+    assert pr.sn_sending_since("t", 0) is None
+    pr.start_piece("c1", 0, "")
+    now[0] = 7.0
+    pr.start_piece("c2", 0, "")
+    assert pr.sn_sending_since("t", 0) == 5.0
+    pr.update("c1", "p1", "", 0, SUCCESS)
+    assert pr.sn_sending_since("t", 0) is not None
+    pr.delete_client("c2")
+    assert pr.sn_sending_since("t", 0) is None
+    assert not pr.sn_complete("t")
+    pr.sn_finished("t")
+    assert pr.sn_complete("t")

@@ -4,18 +4,20 @@ import pytest
 
 from supernode.scheduler import Limits, PeerRegistry, ProgressStore, Scheduler, create_policy
 from supernode.scheduler.progress import FAILED, SUCCESS
-from supernode.scheduler.scheduler import SUPERNODE
+from supernode.scheduler.scheduler import SECOND_COPY_AFTER, SUPERNODE
 
 
 class World:
     """Scheduler state driven directly: CDN pieces appear, clients register and report."""
 
-    def __init__(self, pieces=10, limits=Limits(), policy="rarest-first"):
-        self.progress = ProgressStore()
+    def __init__(self, pieces=10, limits=Limits(), policy="rarest-first", complete=True, clock=None):
+        self.progress = ProgressStore(clock=clock) if clock else ProgressStore()
         self.peers = PeerRegistry()
         self.sched = Scheduler(self.progress, self.peers, create_policy(policy), limits, random.Random(7))
         for n in range(pieces):
             self.progress.sn_piece("t", n, f"m{n}:9")
+        if complete:                                     # the CDN holds the whole task
+            self.progress.sn_finished("t")
         self.pid = {}
 
     def client(self, name, cdn_pattern=False):
@@ -139,13 +141,42 @@ def test_a_swarm_completes_with_the_supernode_sending_about_one_copy(policy):
         assert sn_sent <= pieces * 1.5
 
 
-def test_no_second_supernode_copy_of_a_piece_in_flight_while_the_client_is_busy():
+def test_no_second_supernode_copy_of_a_piece_on_its_way():
     w = World(pieces=3, limits=Limits(peer_down_limit=6))
     w.client("a"), w.client("b")
-    assert len(w.schedule("a").assignments) == 3          # every piece now in flight from the supernode to "a"
-    got = w.schedule("b").assignments                      # an idle client still gets one piece, not three
-    assert len(got) == 1 and got[0].dst_pid == SUPERNODE
-    assert w.schedule("b").wait                            # busy now: the other two come from "a" later
+    assert len(w.schedule("a").assignments) == 3          # every piece now on its way from the supernode to "a"
+    assert w.schedule("b").wait                            # even idle, "b" waits: "a" will hold them in a moment
     w.holds("a", 0, 1, 2)
     later = w.schedule("b").assignments
-    assert later and all(x.dst_pid == w.pid["a"] for x in later)
+    assert len(later) == 3 and all(x.dst_pid == w.pid["a"] for x in later)
+
+
+def test_a_send_running_too_long_allows_a_second_copy():
+    now = [100.0]
+    w = World(pieces=1, clock=lambda: now[0])
+    w.client("a"), w.client("b")
+    assert w.schedule("a").assignments[0].dst_pid == SUPERNODE
+    assert w.schedule("b").wait
+    now[0] += SECOND_COPY_AFTER + 1                        # "a" may be stuck or gone
+    (x,) = w.schedule("b").assignments
+    assert x.piece == 0 and x.dst_pid == SUPERNODE
+
+
+def test_supernode_upload_limit_caps_the_supernode_per_task():
+    w = World(pieces=10, limits=Limits(peer_down_limit=4, supernode_upload_limit=1))
+    w.client("a"), w.client("b")
+    assert [x.dst_pid for x in w.schedule("a").assignments] == [SUPERNODE]
+    assert w.schedule("b").wait
+    assert Limits(peer_down_limit=3).supernode_cap == 3                 # 0: the peer_down_limit
+    assert Limits(peer_down_limit=3, supernode_upload_limit=2).supernode_cap == 2
+
+
+def test_while_the_cdn_downloads_busy_holders_do_not_send_clients_to_the_supernode():
+    w = World(pieces=4, limits=Limits(peer_up_limit=1, peer_down_limit=4), complete=False)
+    w.client("a"), w.client("b")
+    w.holds("a", 0, 1, 2)
+    got = w.schedule("b").assignments                      # one piece from "a" (its limit), piece 3 from the supernode
+    assert sorted((x.piece in (0, 1, 2), x.dst_pid) for x in got) == [(False, SUPERNODE), (True, w.pid["a"])]
+    w.progress.sn_finished("t")                            # CDN done: the supernode may help with copies
+    more = w.schedule("b").assignments
+    assert len(more) == 2 and all(x.dst_pid == SUPERNODE for x in more)
