@@ -5,8 +5,6 @@ import os
 
 import pytest
 
-from tests.integration.dfdaemon.mirror_stack import DfdaemonProcess
-
 from .stack import WebhookSupernode
 
 # skopeo run as root keeps a blob-info cache outside any test directory
@@ -35,17 +33,3 @@ def webhook_supernode(tmp_path_factory):
     for sn in made:
         sn.stop()
 
-
-@pytest.fixture
-def dfdaemon_factory(tmp_path_factory):
-    """``dfdaemon_factory(nodes=[...], remote=url)``: a started DfdaemonProcess with its own work home."""
-    started = []
-
-    def make(**kw) -> DfdaemonProcess:
-        d = DfdaemonProcess(str(tmp_path_factory.mktemp("dfdaemon")), **kw)
-        started.append(d)
-        return d
-
-    yield make
-    for d in started:
-        d.stop()

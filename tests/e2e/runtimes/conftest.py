@@ -51,26 +51,6 @@ def _skopeo_blob_info_cache():
         os.remove(BLOB_INFO_CACHE)
 
 
-@pytest.fixture
-def supernode(tmp_path_factory):
-    sn = SupernodeProcess(str(tmp_path_factory.mktemp("supernode")))
-    yield sn
-    sn.stop()
-
-
-@pytest.fixture
-def dfdaemon_factory(tmp_path_factory):
-    """``dfdaemon_factory(nodes=[...], remote=url, registries=[...], extra={})`` -> a started DfdaemonProcess."""
-    started = []
-
-    def make(**kw) -> DfdaemonProcess:
-        d = DfdaemonProcess(str(tmp_path_factory.mktemp("dfdaemon")), **kw)
-        started.append(d)
-        return d
-
-    yield make
-    for d in started:
-        d.stop()
 
 
 @pytest.fixture
