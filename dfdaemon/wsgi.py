@@ -1,15 +1,7 @@
 """Process entry helpers: patch gevent once, before anything else is imported."""
 from __future__ import annotations
 
-_patched = False
-
-
-def patch() -> None:
-    global _patched
-    if not _patched:
-        from gevent import monkey
-        monkey.patch_all()
-        _patched = True
+from dfcommon.gevent_patch import patch  # noqa: F401  (re-exported: the CLIs call wsgi.patch())
 
 
 def application(config_path: str | None = None):

@@ -18,9 +18,8 @@ log = logging.getLogger(__name__)
 
 
 def _ensure_gevent() -> None:
-    from gevent import monkey
-    if not monkey.is_module_patched("socket"):
-        monkey.patch_all()
+    from dfcommon.gevent_patch import patch
+    patch()
 
 
 def _duration(text: str) -> float:

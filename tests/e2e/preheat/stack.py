@@ -9,90 +9,14 @@ import subprocess
 import time
 
 import requests
-import yaml
 
-from tests.helpers import free_port, script, wait_port
+from tests.fixtures.supernode_config import PreheatSupernode
 
 FINAL = ("SUCCESS", "FAILED")
 
 
-class WebhookSupernode:
-    """``supernode --config`` with ``preheat:``/``webhooks:`` sections; :meth:`start` may follow :meth:`stop`."""
-
-    def __init__(self, workdir: str, preheat: dict | None = None, webhooks: dict | None = None,
-                 base: dict | None = None):
-        self.workdir = str(workdir)
-        os.makedirs(self.workdir, exist_ok=True)
-        self.port, self.download_port = free_port(), free_port()
-        self.home = os.path.join(self.workdir, "home")
-        self.config_path = os.path.join(self.workdir, "supernode.yml")
-        self.log_path = os.path.join(self.workdir, "supernode.log")
-        self.preheat = dict(preheat or {})
-        self.webhooks = {"retry_backoff": "1s", **(webhooks or {})}
-        self.base = dict(base or {})
-        self.proc: subprocess.Popen | None = None
-        self.exit_code: int | None = None
-        self.http = requests.Session()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def node(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def queue_path(self) -> str:
-        return os.path.join(self.home, "webhooks", "queue.db")
-
-    def write_config(self) -> None:
-        base = {"listen_ip": "127.0.0.1", "advertise_ip": "127.0.0.1", "port": self.port,
-                "download_port": self.download_port, "home_dir": self.home, "gc_initial_delay": "1h",
-                "log_level": "INFO", **self.base}
-        with open(self.config_path, "w") as f:
-            yaml.safe_dump({"base": base, "preheat": self.preheat, "webhooks": self.webhooks}, f)
-
-    def start(self) -> "WebhookSupernode":
-        self.write_config()
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([script("supernode"), "--config", self.config_path], stdout=log,
-                                     stderr=subprocess.STDOUT)
-        log.close()
-        try:
-            wait_port(self.port, timeout=30)
-            wait_port(self.download_port, timeout=30)
-        except TimeoutError:
-            self.stop()
-            raise RuntimeError(f"supernode did not start: {self.log_tail()}")
-        return self
-
-    def stop(self) -> None:
-        """SIGTERM (a clean stop), SIGKILL only if it does not exit in 30 s; ``exit_code`` keeps the result."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc is not None:
-            self.exit_code = self.proc.returncode
-        self.proc = None
-
-    def kill(self) -> None:
-        """SIGKILL: a crash, nothing is flushed or closed."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-
-    def log_tail(self, n: int = 6000) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read()[-n:].decode(errors="replace")
-        except OSError:
-            return ""
+class WebhookSupernode(PreheatSupernode):
+    """A preheat/webhook supernode plus the waits the preheat end-to-end tests and the benchmark share."""
 
     # -- API --------------------------------------------------------------------------------------
     def records(self) -> list[dict]:

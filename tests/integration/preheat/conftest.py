@@ -2,86 +2,24 @@
 Harbor's request shapes, polling helpers and the dfget console script."""
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 
 import pytest
 import requests
-import yaml
 
-from tests.helpers import free_port, script, wait_port
+from tests.fixtures.supernode_config import PreheatSupernode
+from tests.helpers import script
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 HARBOR_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
 
 
-def child_env() -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = REPO + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
-
-
-class SupernodeProcess:
-    """The ``supernode`` console script with a config file (``preheat:`` and ``webhooks:`` sections)."""
+class SupernodeProcess(PreheatSupernode):
+    """The ``supernode`` console script with a config file (``preheat:`` and ``webhooks:`` sections), plus the
+    calls Harbor makes to it."""
 
     def __init__(self, workdir, preheat: dict | None = None, webhooks: dict | None = None):
-        self.workdir = workdir
-        self.port, self.download_port = free_port(), free_port()
-        self.home = os.path.join(str(workdir), "home")
-        self.config_path = os.path.join(str(workdir), "supernode.yml")
-        self.log_path = os.path.join(str(workdir), "supernode.log")
-        self.preheat, self.webhooks = dict(preheat or {}), {"retry_backoff": "1s", **(webhooks or {})}
-        self.proc = None
-        self.http = requests.Session()
-
-    def write_config(self) -> None:
-        conf = {"base": {"listen_ip": "127.0.0.1", "advertise_ip": "127.0.0.1", "port": self.port,
-                         "download_port": self.download_port, "home_dir": self.home,
-                         "gc_initial_delay": "1h", "log_level": "INFO"},
-                "preheat": self.preheat, "webhooks": self.webhooks}
-        with open(self.config_path, "w") as f:
-            yaml.safe_dump(conf, f)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def node(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> "SupernodeProcess":
-        """Write the config file (``preheat``/``webhooks`` may be changed until now) and start."""
-        self.write_config()
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([script("supernode"), "--config", self.config_path], env=child_env(),
-                                     stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        try:
-            wait_port(self.port)
-            wait_port(self.download_port)
-        except TimeoutError:
-            self.stop()
-            raise AssertionError(self.log_tail())
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def log_tail(self, n: int = 6000) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read()[-n:].decode(errors="replace")
-        except OSError:
-            return ""
+        super().__init__(workdir, preheat, webhooks)
 
     # -- Harbor's calls ---------------------------------------------------------------------------
     def get(self, path: str, **kw):
@@ -159,5 +97,5 @@ def dfget_blob(tmp_path, node: str, url: str, auth: str | None = None, timeout: 
            "--home", str(tmp_path / "dfhome")]
     if auth:
         cmd += ["--header", f"Authorization: {auth}"]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=child_env())
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     return res, out
