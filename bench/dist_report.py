@@ -73,11 +73,12 @@ def _sweep_md(data) -> str:
     rows = []
     for r in base + sweep:
         row = _row_cpu(r, data["args"])
-        rows.append([r.get("supernode_args") or "defaults (--peer-down-limit 4)", r["last_s"], r["ratio"],
+        flags = (r.get("supernode_args") or "").replace(data["args"].get("supernode_args") or "", "").strip()
+        rows.append([flags or "defaults", r["last_s"], r["ratio"],
                      _row_main(r)[8], row[9], int(r.get("pieces_from_peers", 0)),
                      int(r.get("pieces_from_supernode", 0))])
-    return f"""What drives the supernode's copies: the same P2P pull ({layers} layer(s), N = {n}) with other supernode
-flags (`--peer-down-limit` also caps the pieces the supernode serves at once per task):
+    return f"""What each scheduling choice is worth: the same P2P pull ({layers} layer(s), N = {n}) with one of them
+turned back (Dragonfly's 4 MiB pieces; 602 answered at once; no supernode send caps, per task or in total):
 
 {table(head, rows)}
 """
@@ -119,24 +120,27 @@ def _analysis(data) -> str:
     return "How the P2P time splits up (link counters sampled every second):\n\n" + "\n".join(lines) + "\n\n" + cpu_note
 
 
-DONE_NOTE = """**What limits it, and next step.** The supernode now sends about one copy per blob and the origin one
-copy. What changed: the supernode sends at most `supernode_upload_limit` (3) pieces of a task at once, separate
-from a client's `peer_down_limit`; it never hands out a second copy of a piece that is on its way from it while no
-peer holds it (for up to 10 s), and while the CDN still fetches a task it keeps its slots for new pieces instead
-of serving pieces that busy peers hold; and the piece server is paced (`upload_rate`, here 94% of the
-supernode's link payload rate) so its egress queue stays short and the CDN's fetch from the origin is no longer
-slowed by ACKs queued (and dropped) behind piece data: that fetch now ends within about 10% of F/u_s. What is left
-between the last host and T_min: the supernode's uplink still idles about 10% of the time (its pieces reach it
-from the CDN one whole 4 MiB piece at a time, and a piece is handed out only when some client next asks, up to
-a 602 back-off later), the pacing margin itself, the tail (the last pieces still go supernode -> one peer -> the
-others, a few piece times), and CPU: with N = 8 the lab's processes and other work keep the 2 cores busy.
-Next step: answer a waiting client as soon as the CDN has a new piece (hold the 602 briefly instead of
-replying at once), and serve the piece being written before it is complete."""
+DONE_NOTE = """**What changed, what limits it.** The supernode sends about one copy per blob and the origin one
+copy. The supernode's uplink is the critical path (every byte crosses it once, right after it arrives from the
+origin), so the scheduler keeps it on new pieces: at most `supernode_upload_limit` (3) pieces of a task and
+`supernode_upload_total` (4) pieces of all tasks at once (an image's layers are separate tasks), no second copy of a
+piece on its way, no copies of pieces that busy peers hold while any CDN download runs. A client with nothing to
+fetch has its 602 held (`pull_hold`) and gets the next piece in the same call the moment the CDN has written it,
+instead of after a back-off. Pieces are about 1/128 of the file (2 MiB here, Dragonfly used 4 MiB), so each hop
+forwards a piece sooner. When a dfdaemon has served an image manifest it asks the supernode to preheat that image,
+blob after blob in manifest order: skopeo copies into `dir:` one layer at a time, and without this the origin link
+idled between layers until the first host asked for the next one. The piece server is paced (`upload_rate`, here 97%
+of the supernode link's TCP payload rate: just above what arrives from the origin, just under the link) so its
+egress queue stays short and the ACKs of its own origin download are not stuck behind piece data.
+What is left between the last host and T_min: tbf's own framing (the CDN's fetch alone ends at about 1.07 x F/u_s),
+the pacing margin, the tail (the last pieces go origin -> supernode -> one peer -> the others, a few piece times
+each), with several layers a short idle of the supernode's link when the hosts move from one layer to the next
+(skopeo verifies a layer before it asks for the next one), and CPU: the emulated hosts share 2 cores, and at N = 8
+the lab's 18 processes keep both busy. Next step: let peers forward a piece while it is still arriving (sub-piece
+streaming, so a hop costs a block, not a piece), and spend less CPU per byte on the hosts (the mirror writes each
+blob twice, once as the P2P data file and once into its verified cache; one copy would do)."""
 
-NEXT_STEP = DONE_NOTE + """ The multi-layer case still sends more than one copy at N = 8: the cap
-is per task and an image's layers are separate tasks fetched at once, so with 4 layers the supernode runs up to
-4 x 3 pieces at a time and busy peers push clients back to it. Next step there: one `supernode_upload_limit` for
-all tasks of the supernode together, shared out by task."""
+NEXT_STEP = DONE_NOTE
 
 
 def _closing(data) -> str:

@@ -119,6 +119,10 @@ class Distribution:
             result["pieces_from_supernode"] = _metric(m, "dragonfly_supernode_pieces_reported_total",
                                                       source="supernode")
             result["cdn_source_bytes"] = _metric(m, "dragonfly_supernode_cdn_download_size_bytes_total")
+            result["pull_replies"] = {code: _metric(m, "dragonfly_supernode_pull_replies_total", code=code)
+                                      for code in ("600", "601", "602")}
+            result["api_requests"] = {h: _metric(m, "dragonfly_supernode_http_requests_total", handler=h)
+                                      for h in ("/peer/task", "/peer/piece/suc", "/peer/registry")}
         self._verify(work, client if mode == "p2p" else "mirror")
         for p in daemons:
             lab.stop(p)
@@ -209,9 +213,13 @@ def parse_args(argv):
     ap.add_argument("--client", default="auto", choices=("auto", "mirror", "dfget"),
                     help="P2P pulls through the dfdaemon mirror with skopeo, or dfget on blob URLs")
     ap.add_argument("--supernode-args", default="", help="extra supernode flags, e.g. '--max-bandwidth 11M'")
-    ap.add_argument("--sweep", default="--peer-down-limit 2;--peer-down-limit 8",
-                    help="';'-separated supernode flag sets for extra P2P runs of the first image case ('' = none)")
+    ap.add_argument("--sweep", default="--piece-size 4M;--pull-hold 0;--supernode-upload-limit 100 --supernode-upload-total 0",
+                    help="';'-separated supernode flag sets for extra P2P runs of the last image case ('' = none)")
     ap.add_argument("--sweep-hosts", type=int, default=4, help="N of the sweep runs")
+    ap.add_argument("--workdir", default=default_workdir(),
+                    help="where hosts keep their files (default: /dev/shm: every emulated host would have a disk "
+                         "of its own; on one shared disk, N hosts writing 3 copies of the image each get throttled "
+                         "together by the kernel's dirty-page limits)")
     ap.add_argument("--no-direct", dest="direct", action="store_false", help="skip the direct pulls")
     ap.add_argument("--no-write", dest="write", action="store_false", help="print only, leave docs alone")
     ap.add_argument("--json", default="", help="also write the raw results (timelines included) to this file")
@@ -228,13 +236,23 @@ def parse_args(argv):
     return args
 
 
+def default_workdir() -> str:
+    """/dev/shm when it has room for the runs' files (about 4 GiB per 256 MiB image at N = 8), else TMPDIR."""
+    try:
+        st = os.statvfs("/dev/shm")
+        return "/dev/shm" if st.f_bavail * st.f_frsize > 8 << 30 else ""
+    except OSError:
+        return ""
+
+
 def paced_supernode_args(args) -> str:
-    """The supernode's flags with its piece server paced at 94% of its link's TCP payload rate
-    (1448 of every 1514 bytes on the wire), unless ``--upload-rate`` is given explicitly."""
+    """The supernode's flags with its piece server paced at 97% of its link's TCP payload rate
+    (1448 of every 1514 bytes on the wire), unless ``--upload-rate`` is given explicitly: just above the rate
+    at which pieces arrive from an origin with the same link, with room left for the ACKs of that download."""
     if "--upload-rate" in args.supernode_args:
         return args.supernode_args
     link = (args.sn_uplink or args.uplink) * 1e6 / 8
-    return f"{args.supernode_args} --upload-rate {int(link * 1448 / 1514 * 0.94)}".strip()
+    return f"{args.supernode_args} --upload-rate {int(link * 1448 / 1514 * 0.97)}".strip()
 
 
 def main(argv=None) -> int:
@@ -252,7 +270,7 @@ def main(argv=None) -> int:
         print(f"distribution benchmark skipped: {why}")
         return 0
     cleanup_stale(PREFIX)
-    work = tempfile.mkdtemp(prefix="bench-dist-")
+    work = tempfile.mkdtemp(prefix="bench-dist-", dir=args.workdir or None)
     data = {"machine": machine(), "args": vars(args), "runs": []}
     try:
         registry_dir = os.path.join(work, "registry")
@@ -262,7 +280,7 @@ def main(argv=None) -> int:
                                     layer_size=args.size_mib * MiB // layers, seed=layers)
             for n in [int(x) for x in args.hosts.split(",")]:
                 data["runs"] += run_case(args, work, layers, n, args.client, registry_dir, image, pushed)
-            data["sweep"] = data.get("sweep") or _sweep(args, work, layers, registry_dir, image, pushed)
+        data["sweep"] = _sweep(args, work, layers, registry_dir, image, pushed)     # on the last image case
     finally:
         shutil.rmtree(work, ignore_errors=True)
     md = render(data)

@@ -92,6 +92,7 @@ class DfdaemonConfig:
     registry_mirror: RegistryMirrorConfig = field(default_factory=RegistryMirrorConfig)
     registries: list[UpstreamConfig] = field(default_factory=list)
     access: str = "guard"                               # guard (check every pull) or none (trusted host)
+    prefetch: bool = True                               # preheat an image's blobs once its manifest was served
     docker_config: str = ""                             # docker config.json with registry credentials
     filters: list = field(default_factory=lambda: list(DEFAULT_FILTERS))   # query keys left out of task ids
     dfget_flags: list = field(default_factory=list)     # Dragonfly's verbatim dfget flags (-f, --node read)

@@ -120,6 +120,16 @@ def _supernode_verify(config):
     return client_verify(config.supernode_ca, config.downloader_home)
 
 
+def build_prefetch(config):
+    """Layer prefetch through the supernode's preheat API (None when ``prefetch`` is off or no node is set)."""
+    if not config.prefetch or not config.node_list:
+        return None
+    from dfdaemon.mirror.prefetch import LayerPrefetch
+    return LayerPrefetch(config.node_list, scheme="https" if config.supernode_tls or config.supernode_ca else "http",
+                         token=config.supernode_token or None, verify=_supernode_verify(config),
+                         timeout=config.connect_timeout)
+
+
 def build_access(config, auth):
     """The access guard: the privacy layer's :class:`AccessGuard`, or allow-all when ``access: none``."""
     if config.access == "none":
@@ -146,7 +156,10 @@ def build_services(config, downloader=None, upload_server=None, access=None, aut
         downloader = build_downloader(config, upload_server)
     fetcher = BlobFetcher(downloader if p2p else None, http, metrics, filters=config.task_filters,
                           direct_only=not p2p)
-    passthrough = Passthrough(http, auth, metrics)
+    passthrough = Passthrough(http, auth, metrics, prefetch=build_prefetch(config) if p2p else None)
     blobs = BlobService(cache, fetcher, passthrough, access, auth, metrics, stall_timeout=config.stall_timeout)
-    return Services(config, metrics, selector, http, auth, access, cache, passthrough, blobs, downloader,
-                    upload_server)
+    services = Services(config, metrics, selector, http, auth, access, cache, passthrough, blobs, downloader,
+                        upload_server)
+    if passthrough.prefetch is not None:
+        services.extras["prefetch"] = passthrough.prefetch
+    return services

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dfcommon import config as cfg
+from dfcommon.pieces import MAX_PIECE_SIZE, MiB
 from dfcommon.units import parse_duration, parse_size
 from supernode.preheat.config import PreheatConfig, validate_preheat
 from webhooks.config import WebhookConfig
@@ -37,6 +38,7 @@ class SupernodeConfig:
     source_connect_timeout: float = field(default="5s", metadata=DURATION)
     source_read_timeout: float = field(default="60s", metadata=DURATION)
     cdn_writers: int = 4
+    piece_size: int = field(default="0", metadata=SIZE)    # 0 = about 128 pieces per file; else whole MiB, 1-15
     # scheduler
     scheduler_policy: str = "rarest-first"
     peer_up_limit: int = 5
@@ -45,7 +47,9 @@ class SupernodeConfig:
     failure_count_limit: int = 5
     link_limit: int = field(default="20MB", metadata=SIZE)
     supernode_upload_limit: int = 3       # pieces of one task the supernode sends at once (0 = peer_down_limit)
+    supernode_upload_total: int = 4       # pieces of all tasks the supernode sends at once (0 = no such cap)
     upload_rate: int = field(default="0", metadata=SIZE)   # piece server pacing in bytes/s (0 = unpaced)
+    pull_hold: float = field(default="1s", metadata=DURATION)   # hold a 602 until new pieces (0 = answer at once)
     # GC
     gc_initial_delay: float = field(default="6s", metadata=DURATION)
     gc_meta_interval: float = field(default="2m", metadata=DURATION)
@@ -91,9 +95,14 @@ def validate(conf: SupernodeConfig) -> None:
     for name in ("port", "download_port"):
         if not 0 <= getattr(conf, name) <= 65535:
             raise ConfigError(f"{name} must be a TCP port (0-65535)")
-    for name in ("supernode_upload_limit", "upload_rate"):
+    if not 0 <= conf.pull_hold <= 4:
+        raise ConfigError(f"pull_hold must be from 0 to 4s (clients give up on a reply after 5s), got {conf.pull_hold}s")
+    for name in ("supernode_upload_limit", "supernode_upload_total", "upload_rate"):
         if getattr(conf, name) < 0:
             raise ConfigError(f"{name} must be 0 or more")
+    if conf.piece_size and (conf.piece_size % MiB or not MiB <= conf.piece_size <= MAX_PIECE_SIZE):
+        raise ConfigError(f"piece_size must be 0 (by file length) or a whole number of MiB from 1MiB to 15MiB, "
+                          f"got {conf.piece_size} bytes")
     validate_preheat(conf.preheat)
     validate_webhooks(conf.webhooks)
     from supernode.policies.config import validate_policies

@@ -46,6 +46,8 @@ class SupernodeMetrics:
         self.pieces_downloaded_size = Counter("pieces_downloaded_size_bytes", "bytes of pieces peers took from the supernode",
                                               namespace=NS, subsystem=SN, registry=r)
         # ours: pieces reported written, by where they came from (supernode or peer)
+        self.pull_replies = Counter("pull_replies", "/peer/task replies by result code (601 pieces, 602 wait, ...)",
+                                    ["code"], namespace=NS, subsystem=SN, registry=r)
         self.pieces_reported = Counter("pieces_reported", "pieces reported by peers, by source kind", ["source"],
                                        namespace=NS, subsystem=SN, registry=r)
         # ours: bytes served by the piece server on the download port

@@ -21,10 +21,11 @@ BLOCK = 1 << 20
 
 
 class Passthrough:
-    def __init__(self, http, auth, metrics=None):
+    def __init__(self, http, auth, metrics=None, prefetch=None):
         self.http = http
         self.auth = auth
         self.metrics = metrics
+        self.prefetch = prefetch        # LayerPrefetch: told about each image manifest a client got whole
 
     def forward(self, target, method: str, path: str, environ, headers) -> Reply:
         up = target.upstream
@@ -38,6 +39,11 @@ class Passthrough:
         if method == "HEAD" or resp.status in (204, 304):
             resp.release_conn()
             return Reply(resp.status, out, ())
+        if self.prefetch is not None and method == "GET" and resp.status == 200 and "/manifests/" in path:
+            def served(body: bytes) -> None:
+                self.prefetch.manifest_served(up.url, target.repository, body, resp.headers.get("Content-Type", ""),
+                                              resp.headers.get("Docker-Content-Digest", ""), authorization)
+            return Reply(resp.status, out, _teed_body(resp, served))
         return Reply(resp.status, out, _body(resp))
 
 
@@ -51,6 +57,21 @@ def _query_without_ns(qs: str) -> str:
         return ""
     pairs = parse_qsl(qs, keep_blank_values=True)
     return urlencode([(k, v) for k, v in pairs if k != "ns"])
+
+
+def _teed_body(resp, served, limit: int = 4 << 20):
+    """The body as it streams to the client; ``served(bytes)`` once all of it was sent (and is small)."""
+    kept, size = [], 0
+    for block in _body(resp):
+        size += len(block)
+        if size <= limit:
+            kept.append(block)
+        yield block
+    if size <= limit:
+        try:
+            served(b"".join(kept))
+        except Exception:  # noqa: BLE001 - prefetch is best effort, never the client's failure
+            log.exception("layer prefetch hook failed")
 
 
 def _body(resp):

@@ -6,7 +6,8 @@ runs dry waiting for a batch. Pieces of one reply start lowest first, so an in-o
 stream gets its first bytes as early as possible. 602 backs off randomly (50-100 ms doubling
 to 800-1600 ms) or until a piece lands; before the first piece (the CDN is still starting,
 and a streaming client waits for its first byte) the first waits are shorter (12-25 ms
-doubling into the same schedule). 600 ends the loop; 610 is a source error; any other code or an
+doubling into the same schedule). A 602 that took ``HELD`` seconds or more was held by the
+supernode until it had news (our supernode's ``pull_hold``): the loop asks again at once. 600 ends the loop; 610 is a source error; any other code or an
 HTTP failure migrates to the next supernode.
 """
 from __future__ import annotations
@@ -34,6 +35,7 @@ BACKOFF_START = (0.05, 0.1)
 BACKOFF_COLD = (0.0125, 0.025)      # until the first piece task arrives
 BACKOFF_MAX = (0.8, 1.6)
 POLL = 1.0
+HELD = 0.25         # a 602 that took this long was held by the supernode (pull_hold): ask again at once
 
 
 @dataclass
@@ -122,6 +124,7 @@ class PullLoop:
         req, backoff = PullRequest(), Backoff(self.rng, BACKOFF_COLD)
         while True:
             self._check()
+            sent = time.monotonic()
             try:
                 reply = self.client.pull_piece_task(self.reg.node, self.reg.task_id, self.cid, req.dst_cid,
                                                     req.range, req.status, req.result)
@@ -141,7 +144,11 @@ class PullLoop:
             if reply.code == R.CODE_PEER_FINISH:
                 return self._finish(reply)
             if reply.code == R.CODE_PEER_WAIT:
-                req = self._next_request(backoff.next()) or req
+                if time.monotonic() - sent >= HELD:     # the supernode held the 602: it waited for us
+                    backoff.reset()
+                    req = self._next_request(0.0) or req
+                else:
+                    req = self._next_request(backoff.next()) or req
                 continue
             backoff.reset()
             started = self._start(reply.pieces)

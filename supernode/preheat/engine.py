@@ -204,15 +204,19 @@ class PreheatService:
             auth = blob_authorization(client, ref)
             if auth:
                 child_headers["Authorization"] = auth
+        log.info("preheat image id=%s url=%s blobs=%d", rec.id, rec.url, len(blobs))
+        # one blob after another, in manifest order: the origin link carries the blob clients ask for
+        # first at its full speed (many pull layers one by one), and a blob a client asks for meanwhile
+        # starts at once through the peer protocol anyway
         for url in blobs:
             child, _ = self.create(FILE, url, child_headers)
             if not child.parent_id:
                 child.parent_id = rec.id
                 self.store.save(child)
             rec.children.append(child.id)
+            self.store.save(rec)
+            self._wait_children(rec)
         self.store.save(rec)
-        log.info("preheat image id=%s url=%s blobs=%d", rec.id, rec.url, len(blobs))
-        self._wait_children(rec)
 
     def _wait_children(self, rec: PreheatRecord) -> None:
         with self._changed:

@@ -21,6 +21,7 @@ class CdnEvents:
         with st.lock:
             if st.tasks.get(task_id) is not None:
                 st.progress.sn_piece(task_id, piece_num, piece_md5)
+                st.signals.notify(task_id)
 
     def on_success(self, task_id: str, file_length: int, real_md5: str, source_length: int) -> None:
         st = self.state
@@ -35,6 +36,7 @@ class CdnEvents:
                 task.piece_total = max(1, (file_length + task.piece_size - 1) // task.piece_size)
             st.set_cdn_status(task, SUCCESS)
             st.progress.sn_finished(task_id)
+            st.signals.notify(task_id)
         log.info("cdn success task=%s file_length=%d pieces=%d", task_id, file_length, task.piece_total)
 
     def on_failure(self, task_id: str, reason: str, source_error: bool) -> None:
@@ -44,4 +46,6 @@ class CdnEvents:
             if task is None:
                 return
             st.set_cdn_status(task, SOURCE_ERROR if source_error else FAILED, reason)
+            st.progress.sn_stopped(task_id)
+            st.signals.notify(task_id)
         log.warning("cdn failure task=%s source_error=%s reason=%s", task_id, source_error, reason)

@@ -5,6 +5,7 @@ It ties the state, the scheduler and the CDN together; the API blueprints call o
 from __future__ import annotations
 
 import logging
+import time
 
 from dfcommon import pieces
 from dfcommon import task_id as tid
@@ -73,7 +74,7 @@ class TaskManager:
             st.new_task(task)
         if task.source_length == 0:
             task.source_length = length
-            task.piece_size = pieces.compute_piece_size(length if length >= 0 else None)
+            task.piece_size = getattr(self.config, "piece_size", 0) or pieces.auto_piece_size(length)
             task.piece_total = pieces.piece_total(length, task.piece_size) if length >= 0 else -1
         # the latest register's headers and TLS settings are used against the source
         task.headers, task.insecure, task.root_cas = list(candidate.headers), candidate.insecure, \
@@ -113,7 +114,9 @@ class TaskManager:
 
     # --- /peer/task -----------------------------------------------------------------------------
     def pull(self, req: PullRequest) -> tuple[int, object]:
-        """Return (result code, data) for the ResultInfo envelope."""
+        """Return (result code, data) for the ResultInfo envelope. When there is nothing to hand out,
+        the 602 is held for up to ``pull_hold`` seconds and the client scheduled again as soon as the
+        task's progress changes (see :mod:`supernode.scheduler.signals`)."""
         st = self.state
         with st.lock:
             dt = st.dfget_tasks.require(req.src_cid, req.task_id)
@@ -128,14 +131,32 @@ class TaskManager:
                 return CODE_FINISH, None
             else:
                 raise DfError("INVALID_PARAM", f"unknown status {req.status}")
-            return self._next(task, dt)
+            code, data = self._next(task, dt)
+            hold = float(getattr(self.config, "pull_hold", 0) or 0)
+            if code != CODE_WAIT or hold <= 0:
+                return code, data
+            changed = st.signals.event(task.id)
+        deadline = time.monotonic() + hold
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not changed.wait(remaining):
+                return CODE_WAIT, None
+            with st.lock:
+                dt, task = st.dfget_tasks.get(req.src_cid, req.task_id), st.tasks.get(req.task_id)
+                if dt is None or task is None:
+                    return CODE_WAIT, None          # dropped while held: the next call gets the error
+                code, data = self._next(task, dt)
+                if code != CODE_WAIT:
+                    return code, data
+                changed = st.signals.event(task.id)
 
     def _apply_result(self, dt: DfgetTask, req: PullRequest) -> None:
         status = _RESULTS.get(req.result)
         if status is None:                  # INVALID (502) or no result: nothing to apply, just schedule
             return
         piece = _piece_num(req.piece_range)
-        self.state.progress.update(dt.cid, dt.peer_id, self._dst_pid(req.dst_cid, dt.task_id), piece, status)
+        if self.state.progress.update(dt.cid, dt.peer_id, self._dst_pid(req.dst_cid, dt.task_id), piece, status):
+            self.state.signals.notify(dt.task_id)
 
     def _dst_pid(self, dst_cid: str, task_id: str) -> str | None:
         if not dst_cid or self.state.is_super_cid(dst_cid):
@@ -202,13 +223,15 @@ class TaskManager:
                 start, end = pieces.parse_range(piece_range)
                 st.metrics.pieces_downloaded_size.inc(end - start + 1)
             st.metrics.pieces_reported.labels("supernode" if dst == SUPERNODE else "peer").inc()
-            st.progress.update(dt.cid, dt.peer_id, dst, piece, P.SUCCESS)
+            if st.progress.update(dt.cid, dt.peer_id, dst, piece, P.SUCCESS):
+                st.signals.notify(task_id)
         return CODE_PIECE_REPORT
 
     def service_down(self, task_id: str, cid: str) -> int:
         with self.state.lock:
             dt = self.state.dfget_tasks.require(cid, task_id)
             self.state.peers.mark_down(dt.peer_id)
+            self.state.signals.notify(task_id)
         log.info("service down task=%s cid=%s peer=%s", task_id, cid, dt.peer_id)
         return CODE_PEER_DOWN
 

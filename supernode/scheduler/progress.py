@@ -83,6 +83,8 @@ class ProgressStore:
         self.clients: dict[str, ClientProgress] = {}
         self.peers: dict[str, PeerState] = {}
         self.blacklist: dict[str, dict[str, int]] = {}
+        self._sn_busy: set[str] = set()         # tasks with supernode sends running
+        self._fetching: set[str] = set()        # tasks whose CDN download runs
 
     # --- supernode side -------------------------------------------------------------------
     def init_task(self, task_id: str, reset: bool = False) -> TaskProgress:
@@ -93,6 +95,8 @@ class ProgressStore:
             if old is not None:          # keep what peers hold and what is in flight
                 tp.holders, tp.in_flight, tp.superload = old.holders, old.in_flight, old.superload
                 tp.sn_sending = old.sn_sending
+        if reset:
+            self._fetching.add(task_id)
         return tp
 
     def sn_piece(self, task_id: str, piece: int, md5: str) -> None:
@@ -102,6 +106,15 @@ class ProgressStore:
 
     def sn_finished(self, task_id: str) -> None:
         self.init_task(task_id).sn_complete = True
+        self._fetching.discard(task_id)
+
+    def sn_stopped(self, task_id: str) -> None:
+        """The CDN download of ``task_id`` ended without completing (failed or cancelled)."""
+        self._fetching.discard(task_id)
+
+    def cdn_fetching(self) -> bool:
+        """Whether any CDN download runs on this supernode (its uplink's new pieces are the critical path)."""
+        return bool(self._fetching)
 
     def sn_complete(self, task_id: str) -> bool:
         tp = self.tasks.get(task_id)
@@ -122,6 +135,16 @@ class ProgressStore:
         if tp.superload and self._clock() - tp.superload_changed > SUPERLOAD_RESET_AFTER:
             tp.superload = 0
         return tp.superload
+
+    def superload_total(self) -> int:
+        """Pieces the supernode sends right now, all tasks together."""
+        total = 0
+        for task_id in list(self._sn_busy):
+            n = self.superload(task_id)
+            if n <= 0:
+                self._sn_busy.discard(task_id)
+            total += n
+        return total
 
     def holders(self, task_id: str, piece: int) -> set[str]:
         tp = self.tasks.get(task_id)
@@ -183,6 +206,7 @@ class ProgressStore:
         else:
             tp.superload += 1
             tp.superload_changed = self._clock()
+            self._sn_busy.add(cp.task_id)
             tp.sn_sending.setdefault(piece, []).append(tp.superload_changed)
 
     def _release(self, cp: ClientProgress, piece: int) -> str | None:
@@ -255,6 +279,8 @@ class ProgressStore:
 
     def delete_task(self, task_id: str) -> None:
         self.tasks.pop(task_id, None)
+        self._sn_busy.discard(task_id)
+        self._fetching.discard(task_id)
         for cid in [c for c, cp in self.clients.items() if cp.task_id == task_id]:
             del self.clients[cid]
 

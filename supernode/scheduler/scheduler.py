@@ -3,13 +3,15 @@
 Dragonfly 1.x's rules (supernode/daemon/mgr/scheduler), tuned so the supernode's uplink is
 spent once per piece: a peer holding the piece is preferred to the supernode and the least
 loaded such peer is chosen; the supernode sends at most ``supernode_upload_limit`` pieces of a
-task at a time (default: ``peer_down_limit``), so later clients take pieces from earlier ones
-instead of waiting on it. The supernode never sends a second copy of a piece that no peer holds
-yet while a first copy is on its way from it (a peer will hold that piece in a moment), unless
-that first send has run for ``SECOND_COPY_AFTER`` seconds (its client may be stuck or gone), and
-while the CDN still downloads the task it sends no piece that a live peer holds (those peers are
-busy now, but the supernode's slot is kept for the next new piece: new pieces are the critical
-path). Once the CDN holds every piece, it may help the tail with copies.
+task at a time (default: ``peer_down_limit``) and at most ``supernode_upload_total`` pieces of all
+tasks together, so later clients take pieces from earlier ones instead of waiting on it, and an
+image's layers, fetched at once, do not multiply its sends. The supernode never sends a second copy
+of a piece that no peer holds yet while a first copy is on its way from it (a peer will hold that
+piece in a moment), unless that first send has run for ``SECOND_COPY_AFTER`` seconds (its client
+may be stuck or gone), and while any CDN download runs it sends no piece that a live peer holds
+(those peers are busy now, but the supernode's slots are kept for the next new piece: new pieces
+are the critical path). Once the CDN holds every piece of every task it fetches, it may help the
+tail with copies.
 A client over ``failure_count_limit`` takes everything from the supernode.
 """
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Limits:
     elimination_limit: int = 5      # serving failures before a peer is dropped as a source
     failure_count_limit: int = 5    # fetching failures before a client is sent to the supernode only
     supernode_upload_limit: int = 0     # pieces of one task the supernode sends at once (0: peer_down_limit)
+    supernode_upload_total: int = 0     # pieces of all tasks the supernode sends at once (0: no such cap)
 
     @property
     def supernode_cap(self) -> int:
@@ -42,7 +45,13 @@ class Limits:
     @classmethod
     def from_config(cls, config) -> "Limits":
         return cls(config.peer_up_limit, config.peer_down_limit, config.elimination_limit, config.failure_count_limit,
-                   getattr(config, "supernode_upload_limit", 0))
+                   getattr(config, "supernode_upload_limit", 0), getattr(config, "supernode_upload_total", 0))
+
+    def supernode_full(self, task_load: int, total_load: int) -> bool:
+        """Whether one more supernode send would pass a cap (the task's or the whole supernode's)."""
+        if task_load + 1 > self.supernode_cap:
+            return True
+        return self.supernode_upload_total > 0 and total_load + 1 > self.supernode_upload_total
 
 
 @dataclass(frozen=True)
@@ -85,11 +94,11 @@ class Scheduler:
         out: list[Assignment] = []
         for piece in self.policy.order(available, view, self.rng):
             dst = SUPERNODE if sn_only else self._pick_holder(task_id, piece, peer_id)
-            if dst == SUPERNODE and pr.superload(task_id) + 1 > self.limits.supernode_cap:
-                continue                      # the supernode already serves its share of this task
+            if dst == SUPERNODE and self.limits.supernode_full(pr.superload(task_id), pr.superload_total()):
+                continue                      # the supernode already serves its share
             if dst == SUPERNODE and not sn_only and self._on_its_way(task_id, piece, peer_id):
                 continue                      # a second copy: a peer will hold it soon
-            if dst == SUPERNODE and not sn_only and not pr.sn_complete(task_id) \
+            if dst == SUPERNODE and not sn_only and (pr.cdn_fetching() or not pr.sn_complete(task_id)) \
                     and self._live_holders(task_id, piece, peer_id):
                 continue                      # busy holders: keep the supernode for new pieces
             pr.start_piece(cid, piece, dst)

@@ -12,6 +12,7 @@ from supernode.cdn.types import FAILED, SOURCE_ERROR, SUCCESS, WAITING
 
 from .peers import PeerRegistry
 from .progress import ProgressStore
+from .signals import TaskSignals
 from .tasks import DF_FAILED, DfgetTask, DfgetTaskRegistry, Task, TaskRegistry
 
 SUPER_CID_PREFIX = "cdnnode:"
@@ -26,6 +27,7 @@ class SchedulerState:
         self.tasks = TaskRegistry(clock)
         self.dfget_tasks = DfgetTaskRegistry()
         self.progress = ProgressStore()
+        self.signals = TaskSignals()
         self.cid_prefix = f"{SUPER_CID_PREFIX}{advertise_ip or 'supernode'}~"
 
     # --- supernode client ids (Dragonfly: "cdnnode:<ip>~<taskID>") ------------------------------
@@ -84,6 +86,7 @@ class SchedulerState:
                 self.delete_dfget_task(dt)
                 self.peers.mark_down(dt.peer_id)
             self.progress.delete_task(task_id)
+            self.signals.notify(task_id)
             task = self.tasks.delete(task_id)
             if task is not None:
                 self.metrics.tasks.labels(task.cdn_status).dec()
@@ -95,4 +98,6 @@ class SchedulerState:
             for dt in self.dfget_tasks.for_peer(peer_id):
                 self.delete_dfget_task(dt)
             self.progress.delete_peer(peer_id)
+            for task_id in list(self.progress.tasks):
+                self.signals.notify(task_id)
             return self.peers.delete(peer_id) is not None

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from dfcommon import tokens as T
-from dfcommon.pieces import compute_piece_size, range_string
+from dfcommon.pieces import auto_piece_size, range_string
 from dfcommon.task_id import task_id
 
 
@@ -79,7 +79,7 @@ def test_upload_server_requires_a_token_for_that_task(supernode, origin, payload
     assert r.returncode == 0, r.stdout + r.stderr
     port, name = _served_file(home)
     path = f"/peer/file/{name}"
-    ps = compute_piece_size(len(payload))
+    ps = auto_piece_size(len(payload))
     headers = {"Range": "bytes=" + range_string(0, ps), "pieceNum": "0", "pieceSize": str(ps)}
     tid = task_id(origin.url("auth.bin"))
     cid = "127.0.0.1-" + name[len("auth.bin-"):]

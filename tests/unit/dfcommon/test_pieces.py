@@ -56,3 +56,9 @@ def test_range_strings():
     for bad in ("", "a-b", "5-3", "1-", "-1"):
         with pytest.raises(ValueError):
             pieces.parse_range(bad)
+
+
+@pytest.mark.parametrize("length,mib", [(0, 1), (1, 1), (100 << 20, 1), (200 << 20, 2), (256 << 20, 2),
+                                        (1 << 30, 8), (5 << 30, 15), (None, 4), (-1, 4)])
+def test_auto_piece_size_aims_at_about_128_pieces(length, mib):
+    assert pieces.auto_piece_size(length) == mib << 20

@@ -49,7 +49,7 @@ def test_every_supernode_key_set_through_the_chart_loads(chart, tmp_path):
               "source_connect_timeout": 2.5, "source_read_timeout": "30s", "cdn_writers": 8,
               "scheduler_policy": "rarest-first", "peer_up_limit": 6, "peer_down_limit": 5, "elimination_limit": 3,
               "failure_count_limit": 4, "link_limit": "40MB", "supernode_upload_limit": 2,
-              "upload_rate": "11M", "gc_initial_delay": "1s", "gc_meta_interval": "1m",
+              "supernode_upload_total": 6, "piece_size": "2M", "pull_hold": "500ms", "upload_rate": "11M", "gc_initial_delay": "1s", "gc_meta_interval": "1m",
               "task_expire_time": "10m", "peer_gc_delay": "5m", "gc_disk_interval": "30s",
               "young_gc_threshold": 107374182400, "full_gc_threshold": "10GB", "interval_threshold": "1h",
               "clean_ratio": 2, "max_body_size": "2MB", "log_level": "DEBUG", "log_json": False, "debug": True,
@@ -67,6 +67,7 @@ def test_every_supernode_key_set_through_the_chart_loads(chart, tmp_path):
     assert conf.max_bandwidth == 1 << 30 and conf.system_bandwidth == 1 << 20
     assert conf.young_gc_threshold == 107374182400 and conf.fail_access_interval == 90.0
     assert conf.source_connect_timeout == 2.5 and conf.debug is True and conf.cdn_writers == 8
+    assert (conf.supernode_upload_total, conf.piece_size, conf.pull_hold) == (6, 2 << 20, 0.5)
     assert conf.preheat.ttl == 43200.0 and conf.preheat.auth_mode == "bearer"
     assert conf.preheat.registries[0].scheme == "http" and conf.webhooks.dedup_window == 300.0
     assert conf.auth.peer_token_ttl == 300.0 and conf.auth.open_paths == ["/_ping"]

@@ -180,3 +180,52 @@ def test_while_the_cdn_downloads_busy_holders_do_not_send_clients_to_the_superno
     w.progress.sn_finished("t")                            # CDN done: the supernode may help with copies
     more = w.schedule("b").assignments
     assert len(more) == 2 and all(x.dst_pid == SUPERNODE for x in more)
+
+
+def _two_tasks(limits, fetching=()):
+    progress, peers = ProgressStore(), PeerRegistry()
+    sched = Scheduler(progress, peers, create_policy("rarest-first"), limits, random.Random(3))
+    for task in ("t", "u"):
+        progress.init_task(task, reset=task in fetching)
+        for n in range(8):
+            progress.sn_piece(task, n, f"m{n}:9")
+        if task not in fetching:
+            progress.sn_finished(task)
+    pids = {}
+    for i, (cid, task) in enumerate((("a", "t"), ("b", "u"), ("c", "u"))):
+        pids[cid] = peers.register(f"10.0.1.{i + 1}", cid, 15001).id
+        progress.init_client(task, cid, pids[cid])
+    return progress, sched, pids
+
+
+def test_supernode_upload_total_caps_all_tasks_together():
+    progress, sched, pids = _two_tasks(Limits(peer_down_limit=4, supernode_upload_limit=3, supernode_upload_total=4))
+    first = sched.schedule("t", "a", pids["a"]).assignments
+    assert len(first) == 3 and progress.superload_total() == 3          # the per-task cap
+    second = sched.schedule("u", "b", pids["b"]).assignments
+    assert [x.dst_pid for x in second] == [SUPERNODE]                     # one slot left of the 4
+    assert progress.superload_total() == 4
+    assert sched.schedule("u", "c", pids["c"]).wait                       # nothing more from the supernode
+    progress.update("a", pids["a"], SUPERNODE, first[0].piece, SUCCESS)   # a send ends: a slot frees
+    assert progress.superload_total() == 3
+    assert [x.dst_pid for x in sched.schedule("u", "c", pids["c"]).assignments] == [SUPERNODE]
+
+
+def test_no_total_cap_by_default_in_limits():
+    progress, sched, pids = _two_tasks(Limits(peer_down_limit=4, supernode_upload_limit=3))
+    assert len(sched.schedule("t", "a", pids["a"]).assignments) == 3
+    assert len(sched.schedule("u", "b", pids["b"]).assignments) == 3
+    assert progress.superload_total() == 6
+
+
+def test_a_cdn_download_of_another_task_keeps_the_supernode_on_new_pieces():
+    # task "u" is complete in the CDN, but task "t" is still being fetched: no supernode copies of pieces
+    # that busy peers of "u" hold, the uplink stays free for "t"'s new pieces
+    progress, sched, pids = _two_tasks(Limits(peer_up_limit=1, peer_down_limit=4), fetching=("t",))
+    for n in range(8):
+        progress.update("b", pids["b"], SUPERNODE, n, SUCCESS)
+    got = sched.schedule("u", "c", pids["c"]).assignments
+    assert len(got) == 1 and got[0].dst_pid == pids["b"]                  # "b" serves one at a time
+    progress.sn_finished("t")                                             # every CDN download done: copies ok
+    more = sched.schedule("u", "c", pids["c"]).assignments
+    assert more and all(x.dst_pid == SUPERNODE for x in more)
