@@ -53,7 +53,7 @@ def _checks(data) -> list[str]:
         if r["hosts"] >= 4:
             miss = r["ratio"] / TARGET_RATIO - 1
             parts.insert(0, f"last/T_min {r['ratio']:.2f} (" + ("ok" if miss <= 0 else
-                         f"misses the {TARGET_RATIO}x target by {100 * miss:.0f}%") + ")")
+                         f"misses the {TARGET_RATIO}x target by {100 * miss:.1f}%") + ")")
         out.append(f"- P2P, {tag}: " + "; ".join(parts))
     for r in direct:
         origin_x = _row_main(r)[7]
