@@ -16,28 +16,19 @@ TAIL = b"\x7f"
 DEFAULT_PIECE_SIZE = 4 * MiB
 MAX_PIECE_SIZE = 15 * MiB
 _RANGE_RE = re.compile(r"^(\d+)-(\d+)$")
-
-
 TARGET_PIECES = 128
 
 
 def auto_piece_size(length: int | None) -> int:
     """The supernode's default: about ``TARGET_PIECES`` pieces per file, ``length / 128`` rounded to a
-    whole MiB, from 1 MiB to 15 MiB (4 MiB when the length is unknown). Smaller than Dragonfly's rule
-    below for files up to 1.5 GiB: a piece crosses each hop (origin -> CDN -> peer -> peer) sooner, so
-    the pipeline is shorter, while big files keep the piece count (and the scheduler's work) bounded."""
+    whole MiB, from 1 MiB to 15 MiB (4 MiB when the length is unknown). Smaller than Dragonfly 1.x's rule
+    (4 MiB up to 200 MiB, then ``length/100MiB + 2`` MiB, at most 15 MiB) for files up to 1.5 GiB: a piece
+    crosses each hop (origin -> CDN -> peer -> peer) sooner, so the pipeline is shorter, while big files keep
+    the piece count (and the scheduler's work) bounded."""
     if length is None or length < 0:
         return DEFAULT_PIECE_SIZE
     mib = (length + TARGET_PIECES * MiB // 2) // (TARGET_PIECES * MiB)
     return min(MAX_PIECE_SIZE, max(1, mib) * MiB)
-
-
-def compute_piece_size(length: int) -> int:
-    """Dragonfly 1.x's rule: 4 MiB up to 200 MiB (or unknown length), then ``len/100MiB + 2`` MiB, capped
-    at 15 MiB."""
-    if length is None or length <= 200 * MiB:
-        return DEFAULT_PIECE_SIZE
-    return min(MAX_PIECE_SIZE, (length // (100 * MiB) + 2) * MiB)
 
 
 def content_size(piece_size: int) -> int:

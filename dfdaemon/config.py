@@ -125,6 +125,10 @@ class DfdaemonConfig:
             os.path.join(self.home, "mirror", "blobs")
 
     @property
+    def supernode_scheme(self) -> str:
+        return "https" if self.supernode_tls or self.supernode_ca else "http"
+
+    @property
     def node_list(self) -> list:
         nodes = list(self.nodes or self.supernodes) or _flag_values(self.dfget_flags, "--node", "-n")
         out = []

@@ -105,7 +105,7 @@ def build_upload_server(config):
         from dfcommon.tls import server_context
         tls = server_context(config.upload.tls_cert, config.upload.tls_key)
     notifier = HttpServiceDown(token=config.supernode_token or None,
-                               scheme="https" if config.supernode_tls or config.supernode_ca else "http",
+                               scheme=config.supernode_scheme,
                                verify=_supernode_verify(config))
     return UploadServer(config.data_dir, ip=config.local_ip or "0.0.0.0", port=config.peer_port, alive=0,
                         expire=config.upload.expire, total_limit=config.upload.total_limit,
@@ -120,14 +120,13 @@ def _supernode_verify(config):
     return client_verify(config.supernode_ca, config.downloader_home)
 
 
-def build_prefetch(config):
-    """Layer prefetch through the supernode's preheat API (None when ``prefetch`` is off or no node is set)."""
-    if not config.prefetch or not config.node_list:
+def build_prefetch(config, downloader):
+    """Layer prefetch through the supernode's preheat API, with the downloader's supernode client (None when
+    ``prefetch`` is off or there is no P2P downloader)."""
+    if not config.prefetch or downloader is None:
         return None
     from dfdaemon.mirror.prefetch import LayerPrefetch
-    return LayerPrefetch(config.node_list, scheme="https" if config.supernode_tls or config.supernode_ca else "http",
-                         token=config.supernode_token or None, verify=_supernode_verify(config),
-                         timeout=config.connect_timeout)
+    return LayerPrefetch(downloader.client, config.node_list)
 
 
 def build_access(config, auth):
@@ -156,10 +155,7 @@ def build_services(config, downloader=None, upload_server=None, access=None, aut
         downloader = build_downloader(config, upload_server)
     fetcher = BlobFetcher(downloader if p2p else None, http, metrics, filters=config.task_filters,
                           direct_only=not p2p)
-    passthrough = Passthrough(http, auth, metrics, prefetch=build_prefetch(config) if p2p else None)
+    passthrough = Passthrough(http, auth, metrics, prefetch=build_prefetch(config, downloader) if p2p else None)
     blobs = BlobService(cache, fetcher, passthrough, access, auth, metrics, stall_timeout=config.stall_timeout)
-    services = Services(config, metrics, selector, http, auth, access, cache, passthrough, blobs, downloader,
-                        upload_server)
-    if passthrough.prefetch is not None:
-        services.extras["prefetch"] = passthrough.prefetch
-    return services
+    return Services(config, metrics, selector, http, auth, access, cache, passthrough, blobs, downloader,
+                    upload_server)

@@ -1,10 +1,14 @@
-"""Small helpers shared by the test tree: free ports, waiting for sockets, the venv's scripts."""
+"""Small helpers shared by the test tree: free ports, waiting for sockets, in-thread HTTP servers,
+the venv's scripts."""
 from __future__ import annotations
 
 import os
 import socket
+import ssl
 import sys
+import threading
 import time
+from http.server import ThreadingHTTPServer
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -22,6 +26,27 @@ def wait_port(port: int, host: str = "127.0.0.1", timeout: float = 15.0) -> None
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+def serve_http(handler, host: str = "127.0.0.1", port: int = 0, *, name: str = "test-http",
+               server_class: type[ThreadingHTTPServer] = ThreadingHTTPServer, poll_interval: float = 0.05,
+               ssl_context: ssl.SSLContext | None = None, start: bool = True) -> ThreadingHTTPServer:
+    """Serve ``handler`` on ``host`` (a free port unless ``port`` is given) from a daemon thread.
+
+    Returns the server with ``daemon_threads`` on; the port is ``server.server_address[1]`` and the
+    thread is ``server.thread``. ``ssl_context`` wraps the listening socket (server side) before serving.
+    ``start=False`` leaves the thread unstarted: call ``server.thread.start()``. Stop with
+    ``server.shutdown()`` (then ``server.server_close()``).
+    """
+    server = server_class((host, port), handler)
+    server.daemon_threads = True
+    if ssl_context is not None:
+        server.socket = ssl_context.wrap_socket(server.socket, server_side=True)
+    server.thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": poll_interval},
+                                     name=name, daemon=True)
+    if start:
+        server.thread.start()
+    return server
 
 
 def script(name: str) -> str:

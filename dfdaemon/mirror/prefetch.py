@@ -6,7 +6,7 @@ first host asks for it, after it finished the layer before, and the origin link 
 between. So when an image manifest (not an index: the client picks a platform next) has been sent to
 the client whole, the mirror asks its supernode to preheat that manifest by digest with the
 client's registry authorization (``POST /preheats`` ``{"type": "image"}``): the CDN fetches every
-layer from the origin once, all at once, and later downloads join those tasks. The supernode's
+layer from the origin once, one after another, and later downloads join those tasks. The supernode's
 preheat engine computes the same task ids as this dfdaemon's downloads (the blob URL, with the same
 query keys filtered), so nothing is fetched twice.
 
@@ -17,48 +17,37 @@ Nothing here serves bytes to clients: every blob request still goes through the 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 import time
 
-from dfcommon.http import make_session
+from dfcommon.errors import DfError
+from dfdaemon.p2p.supernode_client import SupernodeClient, SupernodeError
+from registry_plugin.oci import mediatypes as mt
+from registry_plugin.oci.manifest import parse_manifest
 
 log = logging.getLogger(__name__)
 
-IMAGE_MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json",
-                        "application/vnd.docker.distribution.manifest.v2+json")
 MAX_MANIFEST = 4 << 20          # larger bodies are not kept to be parsed
 
 
 def image_manifest_layers(body: bytes, content_type: str) -> int:
-    """The number of layers when ``body`` is an image manifest (0 for an index, a list or anything else)."""
-    ctype = (content_type or "").split(";")[0].strip()
+    """The number of layers when ``body`` is an image manifest (0 for an index, schema 1 or anything else)."""
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        parsed = parse_manifest(body, content_type)
+    except DfError:
         return 0
-    if not isinstance(doc, dict):
-        return 0
-    media = doc.get("mediaType") or ctype
-    if media not in IMAGE_MANIFEST_TYPES and not (media == "" and "layers" in doc and "config" in doc):
-        return 0
-    layers = doc.get("layers")
-    return len(layers) if isinstance(layers, list) else 0
+    return len(parsed.layers) if not parsed.is_index and parsed.media_type in mt.IMAGE_MANIFESTS else 0
 
 
 class LayerPrefetch:
-    def __init__(self, nodes: list[str], scheme: str = "http", token: str | None = None, verify=True,
-                 timeout: float = 5.0, remember: float = 600.0, clock=time.monotonic, min_layers: int = 2):
+    def __init__(self, client: SupernodeClient, nodes: list[str], remember: float = 600.0, clock=time.monotonic,
+                 min_layers: int = 2):
+        self.client = client                  # the downloader's supernode client (scheme, token, TLS)
         self.nodes = list(nodes)
-        self.scheme = scheme
-        self.token = token
-        self.verify = verify
-        self.timeout = timeout
         self.remember = remember
         self.clock = clock
         self.min_layers = min_layers          # a one-layer image gains nothing: its only layer is asked at once
-        self.session = make_session(timeout=timeout)
         self._asked: dict[str, float] = {}    # manifest URL -> when it was asked
         self._refused: set[str] = set()
         self._lock = threading.Lock()
@@ -82,28 +71,20 @@ class LayerPrefetch:
         return True
 
     def _ask(self, url: str, authorization: str | None) -> None:
-        body = {"type": "image", "url": url, "headers": {"Authorization": authorization} if authorization else {}}
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         for node in self.nodes:
             try:
-                resp = self.session.post(f"{self.scheme}://{node}/preheats", json=body, headers=headers,
-                                         timeout=self.timeout, verify=self.verify)
-            except Exception as e:  # noqa: BLE001 - best effort: the next supernode, then give up
-                log.info("layer prefetch: supernode %s unreachable (%s)", node, e.__class__.__name__)
+                status = self.client.preheat_image(node, url, authorization)
+            except SupernodeError as e:
+                log.info("layer prefetch: %s", e)
                 continue
-            if resp.status_code in (200, 201, 208):
+            if status in (200, 201, 208):
                 log.info("layer prefetch started url=%s node=%s", url, node)
                 return
-            if resp.status_code in (401, 403):
+            if status in (401, 403):
                 if node not in self._refused:
                     self._refused.add(node)
                     log.warning("layer prefetch refused by supernode %s (HTTP %d): give this dfdaemon a "
-                                "supernode_token the preheat API accepts, or set prefetch: false",
-                                node, resp.status_code)
+                                "supernode_token the preheat API accepts, or set prefetch: false", node, status)
                 continue
-            log.info("layer prefetch: supernode %s answered HTTP %d: %s", node, resp.status_code,
-                     resp.text[:200].strip())
+            log.info("layer prefetch: supernode %s answered HTTP %d", node, status)
             return
-
-    def close(self) -> None:
-        self.session.close()

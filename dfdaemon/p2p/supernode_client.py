@@ -207,6 +207,18 @@ class SupernodeClient:
         params = {"taskId": task_id, "cid": cid}
         return int(self._call("GET", node, "/peer/service/down", params=params).get("code") or 0)
 
+    def preheat_image(self, node: str, manifest_url: str, authorization: str | None = None) -> int:
+        """``POST /preheats`` ``{"type": "image"}`` (our supernode's and Dragonfly's preheat API); returns the
+        HTTP status (201 started, 208 already done, 401/403 refused, ...)."""
+        body = {"type": "image", "url": manifest_url,
+                "headers": {"Authorization": authorization} if authorization else {}}
+        try:
+            resp = self.session.post(f"{self.scheme}://{node}/preheats", json=body, timeout=self.timeout,
+                                     headers=self._headers(), verify=self.verify)
+        except requests.RequestException as e:
+            raise SupernodeError(node, f"/preheats failed: {e.__class__.__name__}") from None
+        return resp.status_code
+
     def report_metrics(self, node: str, body: dict) -> None:
         url = f"{self.scheme}://{node}/task/metrics"
         try:

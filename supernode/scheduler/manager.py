@@ -136,7 +136,11 @@ class TaskManager:
             if code != CODE_WAIT or hold <= 0:
                 return code, data
             changed = st.signals.event(task.id)
-        deadline = time.monotonic() + hold
+        return self._held(req, changed, time.monotonic() + hold)
+
+    def _held(self, req: PullRequest, changed, deadline: float) -> tuple[int, object]:
+        """Schedule again at every change of the task until something is handed out or ``deadline``."""
+        st = self.state
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not changed.wait(remaining):

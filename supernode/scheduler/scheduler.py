@@ -92,9 +92,10 @@ class Scheduler:
         state = pr.peer(peer_id)
         sn_only = state is not None and state.client_error_count > self.limits.failure_count_limit
         out: list[Assignment] = []
+        sn_task, sn_total = pr.superload(task_id), pr.superload_total()     # supernode sends running now
         for piece in self.policy.order(available, view, self.rng):
             dst = SUPERNODE if sn_only else self._pick_holder(task_id, piece, peer_id)
-            if dst == SUPERNODE and self.limits.supernode_full(pr.superload(task_id), pr.superload_total()):
+            if dst == SUPERNODE and self.limits.supernode_full(sn_task, sn_total):
                 continue                      # the supernode already serves its share
             if dst == SUPERNODE and not sn_only and self._on_its_way(task_id, piece, peer_id):
                 continue                      # a second copy: a peer will hold it soon
@@ -102,6 +103,8 @@ class Scheduler:
                     and self._live_holders(task_id, piece, peer_id):
                 continue                      # busy holders: keep the supernode for new pieces
             pr.start_piece(cid, piece, dst)
+            if dst == SUPERNODE:
+                sn_task, sn_total = sn_task + 1, sn_total + 1
             out.append(Assignment(piece, dst))
             running += 1
             if running >= self.limits.peer_down_limit:

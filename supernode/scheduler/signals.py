@@ -30,6 +30,3 @@ class TaskSignals:
         ev = self._events.pop(task_id, None)
         if ev is not None:
             ev.set()
-
-    def __len__(self) -> int:
-        return len(self._events)

@@ -121,7 +121,7 @@ def upload_server_port(home: str) -> int:
 
 
 def upload_server_pids(home: str) -> list[int]:
-    """PIDs of `dfget server` processes (python -m dfdaemon.upload) serving this work home."""
+    """PIDs of `dfget server` processes (python -m dfdaemon.upload) serving this work home or one below it."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -133,7 +133,8 @@ def upload_server_pids(home: str) -> list[int]:
             continue
         if "dfdaemon.upload" in argv and "--home" in argv:
             i = argv.index("--home")
-            if i + 1 < len(argv) and os.path.abspath(argv[i + 1]) == os.path.abspath(home):
+            served, root = os.path.abspath(argv[i + 1]) if i + 1 < len(argv) else "", os.path.abspath(home)
+            if served == root or served.startswith(root + os.sep):
                 pids.append(int(entry))
     return pids
 
@@ -149,7 +150,7 @@ def kill_upload_server(home: str, sig=signal.SIGKILL) -> int:
 
 
 def stop_upload_servers(*homes: str) -> None:
-    """Stop the detached `dfget server` children that dfget runs spawned for these homes."""
+    """Stop the detached `dfget server` children that dfget runs spawned for these homes (or homes below them)."""
     for home in homes:
         kill_upload_server(home, signal.SIGTERM)
     deadline = time.monotonic() + 10

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 
 import pytest
@@ -13,7 +12,8 @@ import yaml
 from dfcommon.tls import make_test_pki
 from tests.fixtures.origin import OriginServer
 from tests.helpers import free_port, script, wait_port
-from tests.integration.dfget.conftest import _upload_server_pids, child_env
+from tests.e2e.p2p_stack import stop_upload_servers
+from tests.integration.dfget.conftest import child_env
 
 
 def run_cli(*args, timeout=60):
@@ -102,11 +102,7 @@ def origin(tmp_path_factory):
 @pytest.fixture
 def work(tmp_path):
     yield tmp_path
-    for pid in _upload_server_pids(str(tmp_path)):
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+    stop_upload_servers(str(tmp_path))
 
 
 @pytest.fixture

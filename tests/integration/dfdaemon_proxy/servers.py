@@ -8,13 +8,13 @@ import os
 import socket
 import ssl
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import gevent
 from gevent.pywsgi import WSGIServer
 
 from dfdaemon.proxy.certs import cert_pem, generate_ca, issue_leaf, key_pem
-from tests.helpers import free_port, wait_port
+from tests.helpers import free_port, serve_http, wait_port
 
 
 def mirror_app(environ, start_response):
@@ -127,13 +127,9 @@ class EchoOrigin:
 
             do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _handle
 
-        self.httpd = ThreadingHTTPServer((host, 0), Handler)
-        self.httpd.daemon_threads = True
-        if context is not None:
-            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.httpd = serve_http(Handler, host, ssl_context=context)
         self.port = self.httpd.server_address[1]
         self.scheme = "https" if context else "http"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"{self.scheme}://{host}:{self.port}{path}"

@@ -8,7 +8,7 @@ import pytest
 
 from dfdaemon.p2p.downloader import Downloader, DownloaderOptions
 from dfdaemon.proxy import downloader_fetch
-from tests.e2e.p2p_stack import SupernodeProcess
+from tests.e2e.p2p_stack import SupernodeProcess, stop_upload_servers
 from tests.fixtures.origin import OriginServer
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -38,24 +38,7 @@ def downloader(tmp_path, supernode, monkeypatch):
     dl = Downloader(DownloaderOptions(work_home=str(home), nodes=[supernode.node], local_limit=0, alive_time=20))
     yield dl
     dl.close()
-    _stop_upload_servers(str(home))
-
-
-def _stop_upload_servers(marker: str) -> None:
-    import signal
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if "dfdaemon.upload" in cmd and marker in cmd:
-            try:
-                os.kill(int(entry), signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+    stop_upload_servers(str(home))
 
 
 def test_blob_get_goes_through_the_supernode(start_proxy, origin, downloader, client):

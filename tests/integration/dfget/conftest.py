@@ -3,11 +3,11 @@ console script, and clean-up of the upload servers dfget spawns for a test's wor
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 
 import pytest
 
+from tests.e2e.p2p_stack import stop_upload_servers
 from tests.fixtures.origin import OriginServer
 from tests.helpers import free_port, script, wait_port
 
@@ -20,30 +20,11 @@ def child_env() -> dict:
     return env
 
 
-def _upload_server_pids(marker: str) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if "dfdaemon.upload" in cmd and marker in cmd:
-            pids.append(int(entry))
-    return pids
-
-
 @pytest.fixture
 def work(tmp_path):
     """A scratch area; upload servers started with a home under it are stopped afterwards."""
     yield tmp_path
-    for pid in _upload_server_pids(str(tmp_path)):
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+    stop_upload_servers(str(tmp_path))
 
 
 @pytest.fixture

@@ -4,12 +4,13 @@ nothing to fetch gets the next piece in the same /peer/task call once the CDN ha
 import os
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
 
 from tests.fixtures.supernode_config import ConfiguredSupernode
+from tests.helpers import serve_http
 
 MiB = 1 << 20
 SIZE = 3 * MiB
@@ -50,10 +51,8 @@ class GatedOrigin:
                 origin.gate.wait(30)
                 self.wfile.write(origin.data[origin.first:])
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve_http(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/blob"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def open_gate(self):
         self.gate.set()

@@ -4,15 +4,14 @@ import hashlib
 import os
 import signal
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
 
 from dfcommon import pieces
-from tests.helpers import free_port, script, wait_port
+from tests.helpers import free_port, script, serve_http, wait_port
 from tests.unit.supernode.api.origin_http import Origin
 
 MiB = 1 << 20
@@ -41,10 +40,8 @@ class HeldPieces:
                     self.wfile.write(body)
                     held.served += 1
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve_http(Handler)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self):
         self.server.shutdown()

@@ -6,14 +6,6 @@ from dfcommon import pieces
 from dfcommon.pieces import MiB
 
 
-@pytest.mark.parametrize("length,expected", [
-    (-1, 4 * MiB), (0, 4 * MiB), (200 * MiB, 4 * MiB), (200 * MiB + 1, 4 * MiB),
-    (300 * MiB, 5 * MiB), (1000 * MiB, 12 * MiB), (1300 * MiB, 15 * MiB), (10 * 1024 * MiB, 15 * MiB),
-])
-def test_piece_size_rule(length, expected):
-    assert pieces.compute_piece_size(length) == expected
-
-
 def test_header_layout_puts_piece_size_in_top_byte():
     h = pieces.header(1234, 4 * MiB)
     assert h[0] == 4

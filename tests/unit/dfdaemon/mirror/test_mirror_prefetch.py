@@ -1,6 +1,7 @@
 import json
 
 from dfdaemon.mirror.prefetch import LayerPrefetch, image_manifest_layers
+from dfdaemon.p2p.supernode_client import SupernodeClient
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -31,9 +32,9 @@ def test_indexes_lists_and_garbage_are_not_prefetched():
 
 def test_one_layer_images_no_nodes_and_repeats_start_nothing():
     asked = []
-    p = LayerPrefetch(["127.0.0.1:1"], clock=lambda: 100.0)
+    p = LayerPrefetch(SupernodeClient(), ["127.0.0.1:1"], clock=lambda: 100.0)
     p._ask = lambda url, auth: asked.append((url, auth))       # noqa: SLF001 - the network part is tested live
     assert not p.manifest_served("http://r", "a/b", manifest(1), OCI_MANIFEST, "sha256:" + "1" * 64, None)
     assert p.manifest_served("http://r", "a/b", manifest(3), OCI_MANIFEST, "sha256:" + "2" * 64, "Bearer t")
     assert not p.manifest_served("http://r", "a/b", manifest(3), OCI_MANIFEST, "sha256:" + "2" * 64, "Bearer t")
-    assert not LayerPrefetch([]).manifest_served("http://r", "a/b", manifest(3), OCI_MANIFEST, "", None)
+    assert not LayerPrefetch(SupernodeClient(), []).manifest_served("http://r", "a/b", manifest(3), OCI_MANIFEST, "", None)

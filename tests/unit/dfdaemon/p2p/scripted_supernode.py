@@ -4,9 +4,10 @@ an HTTP 500 on demand; it records every request (path, query, JSON body)."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from tests.helpers import serve_http
 
 
 class ScriptedSupernode:
@@ -40,11 +41,9 @@ class ScriptedSupernode:
 
             do_GET = do_POST = _handle
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = serve_http(Handler)
         self.port = self.httpd.server_address[1]
         self.node = f"127.0.0.1:{self.port}"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def paths(self) -> list[str]:
         return [c[0] for c in self.calls]

@@ -3,8 +3,9 @@ answers 404 for unknown paths and 401 under /private/ without the right Authoriz
 from __future__ import annotations
 
 import re
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.helpers import serve_http
 
 
 class Origin:
@@ -70,9 +71,7 @@ class Origin:
             def do_HEAD(self):
                 self._reply(True)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve_http(Handler)
         return self
 
     def stop(self) -> None:

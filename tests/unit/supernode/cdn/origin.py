@@ -12,7 +12,9 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.helpers import serve_http
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -50,11 +52,10 @@ class Origin:
             def do_GET(self):
                 origin._handle(self, head=False)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve_http(Handler, start=False)
         self.server.handle_error = lambda request, client_address: None    # clients hang up mid-body on purpose
         self.port = self.server.server_address[1]
-        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self._thread = self.server.thread
 
     def start(self) -> "Origin":
         self._thread.start()
