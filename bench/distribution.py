@@ -213,7 +213,8 @@ def parse_args(argv):
     ap.add_argument("--client", default="auto", choices=("auto", "mirror", "dfget"),
                     help="P2P pulls through the dfdaemon mirror with skopeo, or dfget on blob URLs")
     ap.add_argument("--supernode-args", default="", help="extra supernode flags, e.g. '--max-bandwidth 11M'")
-    ap.add_argument("--sweep", default="--piece-size 4M;--pull-hold 0;--supernode-upload-limit 100 --supernode-upload-total 0",
+    ap.add_argument("--sweep", default="--piece-size 4M;--pull-hold 0;--supernode-upload-limit 100 --supernode-upload-total 0;"
+                                     "--peer-up-limit 5",
                     help="';'-separated supernode flag sets for extra P2P runs of the last image case ('' = none)")
     ap.add_argument("--sweep-hosts", type=int, default=4, help="N of the sweep runs")
     ap.add_argument("--workdir", default=default_workdir(),

@@ -61,12 +61,14 @@ class FileRange:
     Iterating it reads 1 MiB blocks with ``os.pread`` (any WSGI server); :class:`SendfileHandler`
     sends it with ``os.sendfile`` instead. ``sent(n)`` is called as each block goes out either way,
     and ``pace(n)`` (a rate limiter) before it; ``step`` is the sendfile block (smaller when paced).
+    ``on_close()`` is called once when the server is done with the body (sent, or the client went away).
     """
 
     def __init__(self, fd: int, offset: int, count: int, sent: Optional[Callable[[int], None]] = None,
-                 block: int = BLOCK, pace: Optional[Callable[[int], None]] = None, step: int = BLOCK):
+                 block: int = BLOCK, pace: Optional[Callable[[int], None]] = None, step: int = BLOCK,
+                 on_close: Optional[Callable[[], None]] = None):
         self.fd, self.offset, self.count, self.sent, self.block = fd, offset, count, sent, block
-        self.pace, self.step = pace, step
+        self.pace, self.step, self.on_close = pace, step, on_close
 
     def sendfile_spec(self) -> SendfileSpec:
         return SendfileSpec(self.fd, self.offset, self.count, pace=self.pace, sent=self.sent, step=self.step)
@@ -89,6 +91,8 @@ class FileRange:
         fd, self.fd = self.fd, -1
         if fd >= 0:
             os.close(fd)
+            if self.on_close is not None:
+                self.on_close()
 
 
 class SendfileHandler(WSGIHandler):

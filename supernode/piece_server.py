@@ -55,8 +55,8 @@ def parse_range(value: str, size: int) -> tuple[int, int]:
 class _Body:
     """The WSGI body: store blocks, counted in metrics as they are sent."""
 
-    def __init__(self, blocks, metrics, pace=None):
-        self._blocks, self._metrics, self._pace = blocks, metrics, pace
+    def __init__(self, blocks, metrics, pace=None, on_close=None):
+        self._blocks, self._metrics, self._pace, self._on_close = blocks, metrics, pace, on_close
 
     def __iter__(self):
         for block in self._blocks:
@@ -70,9 +70,12 @@ class _Body:
         close = getattr(self._blocks, "close", None)
         if close is not None:
             close()
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close()
 
 
-def _open_body(storage, key: str, start: int, length: int, metrics, pace=None):
+def _open_body(storage, key: str, start: int, length: int, metrics, pace=None, on_close=None):
     """A FileRange over the store's real file when it has one, else the store's blocks."""
     path = storage.local_path(key)
     if path is not None:
@@ -81,17 +84,36 @@ def _open_body(storage, key: str, start: int, length: int, metrics, pace=None):
         except FileNotFoundError:
             raise DfError("NOT_FOUND", f"{key} not found") from None
         sent = metrics.piece_server_bytes.inc if metrics is not None else None
-        return FileRange(fd, start, length, sent=sent, pace=pace, step=PACE_STEP if pace else BLOCK)
-    return _Body(storage.read(key, start, length, BLOCK), metrics, pace)
+        return FileRange(fd, start, length, sent=sent, pace=pace, step=PACE_STEP if pace else BLOCK,
+                         on_close=on_close)
+    return _Body(storage.read(key, start, length, BLOCK), metrics, pace, on_close)
 
 
-def create_piece_server(storage, metrics=None, pace=None):
+def piece_number(environ, start: int) -> int | None:
+    """The piece a request asks for: its ``pieceNum`` header (dfget sends it), else the range start over
+    its ``pieceSize`` header; None when neither says."""
+    num = environ.get("HTTP_PIECENUM", "")
+    if num.isdigit():
+        return int(num)
+    size = environ.get("HTTP_PIECESIZE", "")
+    if size.isdigit() and int(size) > 0 and start % int(size) == 0:
+        return start // int(size)
+    return None
+
+
+def create_piece_server(storage, metrics=None, pace=None, on_sent=None):
     """A WSGI app serving the store's task files for peers (no other keys are reachable);
-    ``pace(n)`` (e.g. :meth:`supernode.upload_pacer.Pacer.acquire`) is called before each block goes out."""
+    ``pace(n)`` (e.g. :meth:`supernode.upload_pacer.Pacer.acquire`) is called before each block goes out,
+    ``on_sent(task_id, piece_num)`` once the server is done with a piece's body (every byte handed to the
+    socket, or the client gone): the scheduler frees that send's supernode slot then."""
 
     def reply(start_response, status: str, headers=(), body: bytes = b""):
         start_response(status, [("Content-Length", str(len(body))), *headers])
         return [body]
+
+    def _ended(environ, task_id: str, start: int):
+        piece = piece_number(environ, start) if on_sent is not None else None
+        return None if piece is None else (lambda: on_sent(task_id, piece))
 
     def app(environ, start_response):
         method = environ.get("REQUEST_METHOD", "GET")
@@ -122,7 +144,7 @@ def create_piece_server(storage, metrics=None, pace=None):
         body = None
         if method == "GET" and length > 0:
             try:
-                body = _open_body(storage, key, start, length, metrics, pace)
+                body = _open_body(storage, key, start, length, metrics, pace, _ended(environ, m.group(2), start))
             except DfError:                               # deleted between stat and read
                 return reply(start_response, "404 Not Found", body=b"not found")
         start_response(status, [("Content-Length", str(length)), *common, *extra])

@@ -36,7 +36,8 @@ class SupernodeServer:
         self.app = create_app(config, self.services)
         pacer = pacer_from_config(config)              # upload_rate: the piece server's pace (None = unpaced)
         self.piece_app = create_piece_server(self.services.storage, self.services.metrics,
-                                             pacer.acquire if pacer is not None else None)
+                                             pacer.acquire if pacer is not None else None,
+                                             on_sent=self.services.manager.supernode_sent)
         auth = auth_of(self.services)
         if auth is not None:
             self.piece_app = auth.guard_pieces(self.piece_app)     # peer tokens when auth.enabled

@@ -166,6 +166,11 @@ class PullLoop:
         end = None if wait is None else time.monotonic() + wait
         while not self.pending:
             self._check()
+            try:                                 # results already in: take them without waiting
+                self._absorb(self.results.get_nowait())
+                continue
+            except queue.Empty:
+                pass
             if wait is None and not self.running:
                 return None
             timeout = POLL if end is None else min(POLL, end - time.monotonic())

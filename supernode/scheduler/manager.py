@@ -231,6 +231,18 @@ class TaskManager:
                 st.signals.notify(task_id)
         return CODE_PIECE_REPORT
 
+    def supernode_sent(self, task_id: str, piece: int) -> None:
+        """The piece server ended a send of ``piece``: its slot is free for the next piece now, not when its
+        client reports (the report follows the bytes across the link, the md5 and a round trip)."""
+        st = self.state
+        with st.lock:
+            if not st.progress.sn_send_ended(task_id, piece):
+                return
+            if self.scheduler.limits.supernode_upload_total > 0:
+                st.signals.notify_all()         # a held call of any task may have waited on the total cap
+            else:
+                st.signals.notify(task_id)
+
     def service_down(self, task_id: str, cid: str) -> int:
         with self.state.lock:
             dt = self.state.dfget_tasks.require(cid, task_id)

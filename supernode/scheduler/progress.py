@@ -58,6 +58,7 @@ class TaskProgress:
     superload: int = 0
     superload_changed: float = 0.0
     sn_sending: dict[int, list[float]] = field(default_factory=dict)   # piece -> start times of supernode sends
+    sn_sent: dict[int, int] = field(default_factory=dict)   # piece -> sends the piece server ended, not yet reported
     sn_complete: bool = False           # the CDN holds every piece
 
 
@@ -94,6 +95,7 @@ class ProgressStore:
             tp = self.tasks[task_id] = TaskProgress()
             if old is not None:          # keep what peers hold and what is in flight
                 tp.holders, tp.in_flight, tp.superload = old.holders, old.in_flight, old.superload
+                tp.sn_sent = old.sn_sent
                 tp.sn_sending = old.sn_sending
         if reset:
             self._fetching.add(task_id)
@@ -160,6 +162,21 @@ class ProgressStore:
         starts = tp.sn_sending.get(piece) if tp else None
         return min(starts) if starts else None
 
+    def sn_send_ended(self, task_id: str, piece: int) -> bool:
+        """The piece server has sent its last byte of ``piece`` (or the connection ended): the send no longer
+        takes a supernode slot, although its client has not reported yet (the bytes still cross the link and
+        the client checks them). Returns whether a slot was freed: not for a send the scheduler never
+        handed out (a client that fetched on its own), nor twice for one send."""
+        tp = self.tasks.get(task_id)
+        if tp is None or tp.superload <= 0:
+            return False
+        if len(tp.sn_sending.get(piece, ())) <= tp.sn_sent.get(piece, 0):
+            return False
+        tp.sn_sent[piece] = tp.sn_sent.get(piece, 0) + 1
+        tp.superload -= 1
+        tp.superload_changed = self._clock()
+        return True
+
     def now(self) -> float:
         return self._clock()
 
@@ -220,7 +237,11 @@ class ProgressStore:
                 tp.in_flight[piece] = n
             else:
                 tp.in_flight.pop(piece, None)
-            if not dst and tp.superload > 0:
+            if not dst and tp.sn_sent.get(piece, 0) > 0:      # its slot was freed when the send ended
+                tp.sn_sent[piece] -= 1
+                if not tp.sn_sent[piece]:
+                    del tp.sn_sent[piece]
+            elif not dst and tp.superload > 0:
                 tp.superload -= 1
                 tp.superload_changed = self._clock()
             if not dst:

@@ -5,7 +5,9 @@ spent once per piece: a peer holding the piece is preferred to the supernode and
 loaded such peer is chosen; the supernode sends at most ``supernode_upload_limit`` pieces of a
 task at a time (default: ``peer_down_limit``) and at most ``supernode_upload_total`` pieces of all
 tasks together, so later clients take pieces from earlier ones instead of waiting on it, and an
-image's layers, fetched at once, do not multiply its sends. The supernode never sends a second copy
+image's layers, fetched at once, do not multiply its sends. A send takes its slot from the moment
+it is handed out until the piece server has sent its last byte (``ProgressStore.sn_send_ended``),
+not until its client reports. The supernode never sends a second copy
 of a piece that no peer holds yet while a first copy is on its way from it (a peer will hold that
 piece in a moment), unless that first send has run for ``SECOND_COPY_AFTER`` seconds (its client
 may be stuck or gone), and while any CDN download runs it sends no piece that a live peer holds
@@ -31,7 +33,7 @@ SECOND_COPY_AFTER = 10.0    # seconds a supernode send may run before another cl
 
 @dataclass(frozen=True)
 class Limits:
-    peer_up_limit: int = 5          # pieces a peer serves at once
+    peer_up_limit: int = 3          # pieces a peer serves at once
     peer_down_limit: int = 4        # pieces a client fetches at once; also the supernode's cap per task
     elimination_limit: int = 5      # serving failures before a peer is dropped as a source
     failure_count_limit: int = 5    # fetching failures before a client is sent to the supernode only

@@ -4,7 +4,8 @@ A client that has nothing to fetch right now would otherwise ask again after a b
 own, so a piece that the CDN has just written (or a peer has just reported) waits for the next
 question. Instead the supernode holds the reply for up to ``pull_hold`` seconds and schedules
 again the moment something changes for that task: a new CDN piece, a piece success or failure,
-a supernode slot freed, the CDN finishing or failing, the task being dropped.
+a supernode slot freed (a send ended: every task's calls wake when the slots are shared), the CDN
+finishing or failing, the task being dropped.
 
 The event a call waits on must be taken while the state lock is held (the same section that
 found nothing to hand out), so that a change made right after the lock is released still wakes it.
@@ -29,4 +30,10 @@ class TaskSignals:
         """Wake every call held on ``task_id``."""
         ev = self._events.pop(task_id, None)
         if ev is not None:
+            ev.set()
+
+    def notify_all(self) -> None:
+        """Wake every held call of every task (a shared resource, the supernode's send slots, was freed)."""
+        events, self._events = self._events, {}
+        for ev in events.values():
             ev.set()

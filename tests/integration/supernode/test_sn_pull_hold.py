@@ -140,3 +140,33 @@ def test_a_hold_that_sees_no_change_ends_in_602(tmp_path, origin):
         assert time.monotonic() - started >= 0.45
     finally:
         sn.stop()
+
+
+def test_a_supernode_slot_frees_when_the_piece_server_has_sent_the_piece(tmp_path):
+    """With one supernode send allowed per task, the second client gets a supernode piece as soon as the
+    first client's piece has been sent, before that client reports it (its report is still to come)."""
+    o = GatedOrigin(os.urandom(SIZE), first=SIZE)          # no stop: the CDN holds the whole file at once
+    sn = ConfiguredSupernode(tmp_path / "sn-slot", base={"piece_size": "1M", "pull_hold": "0s",
+                                                        "supernode_upload_limit": 1, "supernode_upload_total": 1})
+    sn.start()
+    try:
+        task_id, (piece,) = _first_piece(sn, o.url, "client-a")
+        _register(sn, o.url, "client-b")
+        time.sleep(0.3)
+        assert _pull(sn, task_id, "client-b")["code"] == 602          # the one slot is client-a's
+        body = requests.get(f"http://{piece['peerIp']}:{piece['peerPort']}{piece['path']}", timeout=10,
+                            headers={"Range": f"bytes={piece['range']}", "pieceNum": str(piece["pieceNum"]),
+                                     "pieceSize": str(piece["pieceSize"])})
+        assert body.status_code == 206 and len(body.content) == MiB
+        deadline, r = time.monotonic() + 5, None
+        while time.monotonic() < deadline:
+            r = _pull(sn, task_id, "client-b")
+            if r["code"] == 601 and r["data"]:
+                break
+            time.sleep(0.05)
+        assert r["code"] == 601 and r["data"], r
+        (got,) = r["data"]
+        assert got["cid"] == piece["cid"] and got["pieceNum"] != piece["pieceNum"]   # a new piece, from the supernode
+    finally:
+        sn.stop()
+        o.stop()

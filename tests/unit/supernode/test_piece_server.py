@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 import gevent
 import pytest
@@ -150,3 +151,39 @@ def test_parse_range_unit():
         parse_range("bytes=", 10)
     with pytest.raises(Unsatisfiable):
         parse_range("bytes=10-", 10)
+
+
+@pytest.mark.parametrize("server_class", [WSGIServer, NoDelayWSGIServer], ids=["iterated", "sendfile"])
+def test_on_sent_names_the_task_and_piece_once_the_body_is_done(tmp_path, server_class):
+    store = LocalStorage(str(tmp_path))
+    store.put_atomic(PATH[1:], DATA)
+    ended = []
+    srv = ServerThread(create_piece_server(store, on_sent=lambda task, piece: ended.append((task, piece))),
+                       server_class).start()
+    try:
+        size = 1 << 20
+        r = requests.get(srv.url(PATH), headers={"Range": f"bytes={size}-{2 * size - 1}", "pieceNum": "1",
+                                                 "pieceSize": str(size)}, timeout=10)
+        assert r.status_code == 206 and r.content == DATA[size:2 * size]
+        r = requests.get(srv.url(PATH), headers={"Range": f"bytes={2 * size}-{2 * size + 9}",
+                                                 "pieceSize": str(size)}, timeout=10)     # no pieceNum: range/size
+        assert r.status_code == 206
+        assert requests.head(srv.url(PATH), timeout=10).status_code == 200             # no body: no notice
+        assert requests.get(srv.url(PATH), headers={"Range": "bytes=5-9"}, timeout=10).status_code == 206
+        for _ in range(100):
+            if len(ended) >= 2:
+                break
+            time.sleep(0.02)
+        time.sleep(0.1)
+        assert sorted(ended) == [(TID, 1), (TID, 2)]  # the plain range read names no piece: no notice
+    finally:
+        srv.stop()
+
+
+def test_piece_number_from_headers():
+    from supernode.piece_server import piece_number
+    assert piece_number({"HTTP_PIECENUM": "7"}, 0) == 7
+    assert piece_number({"HTTP_PIECESIZE": "100"}, 300) == 3
+    assert piece_number({"HTTP_PIECESIZE": "100"}, 350) is None           # not on a piece boundary
+    assert piece_number({"HTTP_PIECENUM": "x", "HTTP_PIECESIZE": "0"}, 0) is None
+    assert piece_number({}, 0) is None

@@ -4,6 +4,7 @@ an HTTP 500 on demand; it records every request (path, query, JSON body)."""
 from __future__ import annotations
 
 import json
+import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,7 +13,7 @@ from tests.helpers import serve_http
 
 class ScriptedSupernode:
     def __init__(self, script: dict[str, list]):
-        """``script[path]`` is a list of (http_status, body) replies, the last one repeating."""
+        """``script[path]`` is a list of (http_status, body[, delay_s]) replies, the last one repeating."""
         self.script = {k: list(v) for k, v in script.items()}
         self.calls: list[tuple[str, dict, dict | None]] = []
         srv = self
@@ -31,7 +32,9 @@ class ScriptedSupernode:
                     body = json.loads(self.rfile.read(n))
                 srv.calls.append((parts.path, {k: v[0] for k, v in parse_qs(parts.query).items()}, body))
                 replies = srv.script.get(parts.path) or [(404, {"code": 404, "message": "no route"})]
-                status, reply = replies.pop(0) if len(replies) > 1 else replies[0]
+                status, reply, *delay = replies.pop(0) if len(replies) > 1 else replies[0]
+                if delay:                               # (status, body, seconds): a reply held that long
+                    time.sleep(delay[0])
                 raw = json.dumps(reply).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

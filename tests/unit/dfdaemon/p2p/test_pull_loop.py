@@ -11,6 +11,7 @@ from dfdaemon.p2p.result import BackSourceReason, ErrorCode
 
 from .blob_server import BlobServer
 from .scripted_supernode import ScriptedSupernode, ok_register
+from tests.helpers import free_port
 
 PS = 1 << 20
 
@@ -141,3 +142,20 @@ def test_whole_file_md5_mismatch_fails(tmp_path, cdn):
         sn.stop()
     assert not res.success and res.reason == BackSourceReason.MD5_NOT_MATCH + 1000
     assert not os.listdir(tmp_path / "out")
+
+
+def test_after_a_held_602_the_next_call_reports_the_result_that_came_in_meanwhile(tmp_path, cdn):
+    srv, data, wrapped = cdn
+    dead = piece(1, wrapped, free_port())                 # nothing listens there: this fetch fails at once
+    held = (200, {"code": 602, "msg": "wait"}, 0.6)       # the supernode holds this call (pull_hold)
+    sn = scripted([cont(piece(0, wrapped, srv.port), dead), held, cont(piece(1, wrapped, srv.port)),
+                   cont(piece(2, wrapped, srv.port)), cont(), cont(), finish(data)], len(data))
+    try:
+        res, _ = run(tmp_path, [sn.node])
+    finally:
+        sn.stop()
+    assert res.success, res.message
+    tasks = [q for p, q, _ in sn.calls if p == "/peer/task"]
+    first, after_hold = tasks[1], tasks[2]                # the call that was held, and the one after it
+    assert {first["range"], after_hold["range"]} == {pieces.range_string(0, PS), pieces.range_string(1, PS)}
+    assert {first["result"], after_hold["result"]} == {"503", "500"}      # each result once, none sent twice

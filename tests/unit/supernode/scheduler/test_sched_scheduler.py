@@ -44,7 +44,7 @@ def test_first_schedule_takes_limit_pieces_from_the_supernode():
 
 
 def test_supernode_cap_per_task_sends_later_clients_to_peers():
-    w = World()
+    w = World(limits=Limits(peer_up_limit=5))            # "a" may serve all four of its pieces at once
     w.client("a"), w.client("b"), w.client("c")
     first = w.schedule("a")
     assert w.schedule("b").wait                          # the supernode serves 4 pieces of this task at most
@@ -229,3 +229,50 @@ def test_a_cdn_download_of_another_task_keeps_the_supernode_on_new_pieces():
     progress.sn_finished("t")                                             # every CDN download done: copies ok
     more = sched.schedule("u", "c", pids["c"]).assignments
     assert more and all(x.dst_pid == SUPERNODE for x in more)
+
+
+def test_a_send_that_left_the_piece_server_frees_its_slot_before_the_report():
+    w = World(pieces=10, limits=Limits(peer_down_limit=4, supernode_upload_limit=2))
+    w.client("a"), w.client("b")
+    first = w.schedule("a").assignments
+    assert [x.dst_pid for x in first] == [SUPERNODE, SUPERNODE] and w.progress.superload("t") == 2
+    assert w.schedule("b").wait                                           # both slots taken
+    assert w.progress.sn_send_ended("t", first[0].piece)                  # its bytes are on the wire
+    assert w.progress.superload("t") == 1
+    (x,) = w.schedule("b").assignments                                    # the freed slot goes to "b" at once
+    assert x.dst_pid == SUPERNODE and x.piece not in {a.piece for a in first}
+    w.holds("a", first[0].piece)                                          # the late report frees nothing twice
+    assert w.progress.superload("t") == 2
+    w.holds("a", first[1].piece)                                          # a send without an end notice still frees
+    assert w.progress.superload("t") == 1
+
+
+def test_a_send_end_is_counted_once_and_only_for_handed_out_sends():
+    w = World(pieces=4, limits=Limits(peer_down_limit=1))
+    w.client("a")
+    (x,) = w.schedule("a").assignments
+    assert not w.progress.sn_send_ended("t", (x.piece + 1) % 4)           # a piece nobody was given
+    assert not w.progress.sn_send_ended("unknown-task", x.piece)
+    assert w.progress.sn_send_ended("t", x.piece)
+    assert not w.progress.sn_send_ended("t", x.piece)                     # a second end of the same send
+    assert w.progress.superload("t") == 0
+    w.holds("a", x.piece)
+    assert w.progress.superload("t") == 0 and not w.progress.tasks["t"].sn_sent
+
+
+def test_a_failed_report_after_the_send_ended_frees_nothing_twice():
+    w = World(pieces=4, limits=Limits(peer_down_limit=2))
+    w.client("a")
+    got = w.schedule("a").assignments
+    assert w.progress.superload("t") == 2
+    w.progress.sn_send_ended("t", got[0].piece)
+    w.progress.update("a", w.pid["a"], SUPERNODE, got[0].piece, FAILED)   # md5 mismatch at the client
+    assert w.progress.superload("t") == 1                                 # the other send still counts
+
+
+def test_the_supernode_is_not_asked_for_a_second_copy_while_its_first_is_unreported():
+    w = World(pieces=1, limits=Limits(peer_down_limit=4))
+    w.client("a"), w.client("b")
+    (x,) = w.schedule("a").assignments
+    w.progress.sn_send_ended("t", x.piece)                                # sent, but "a" has not reported yet
+    assert w.schedule("b").wait                                           # still on its way: no second copy
