@@ -22,9 +22,15 @@ def _row_main(r):
     origin_x = max(layer_x) if layer_x else 0.0
     hosts = [h for h in links if h.startswith("h")]
     sn = r.get("supernode_payload_bytes")
-    return [r["layers"], r["hosts"], r["mode"], r["last_s"], r["median_s"], r["t_min_s"], r["ratio"], origin_x,
-            "-" if sn is None else round(sn / size, 2), links["sn"]["bytes"] / size,
+    return [r["layers"], r["hosts"], r["mode"], r["last_s"], r["median_s"], r["t_min_s"], r["ratio"], _spread(r),
+            origin_x, "-" if sn is None else round(sn / size, 2), links["sn"]["bytes"] / size,
             sum(links[h]["bytes"] for h in hosts) / size]
+
+
+def _spread(r) -> str:
+    """'1.12-1.19 (3)': last/T_min of the fastest and slowest repeat and how many runs; '-' for one run."""
+    ratios = r.get("repeat_ratios") or []
+    return f"{min(ratios):.2f}-{max(ratios):.2f} ({len(ratios)})" if len(ratios) > 1 else "-"
 
 
 def _row_cpu(r, args):
@@ -46,7 +52,7 @@ def _checks(data) -> list[str]:
     direct = [r for r in data["runs"] if r["mode"] == "direct"]
     for r in p2p:
         row = _row_main(r)
-        origin_x, sn_x = row[7], row[8]
+        origin_x, sn_x = row[8], row[9]
         tag = f"{r['layers']} layer(s), N = {r['hosts']}"
         parts = [f"origin bytes per blob {origin_x:.2f}x ({'ok' if abs(origin_x - 1) < 0.02 else 'target 1.0x'})",
                  f"supernode sent {sn_x}x F ({'ok' if sn_x <= TARGET_SN_COPIES else f'target <= {TARGET_SN_COPIES}x'})"]
@@ -56,7 +62,7 @@ def _checks(data) -> list[str]:
                          f"misses the {TARGET_RATIO}x target by {100 * miss:.1f}%") + ")")
         out.append(f"- P2P, {tag}: " + "; ".join(parts))
     for r in direct:
-        origin_x = _row_main(r)[7]
+        origin_x = _row_main(r)[8]
         out.append(f"- direct, {r['layers']} layer(s), N = {r['hosts']}: origin bytes per blob {origin_x:.2f}x "
                    f"(expected {r['hosts']}.0x), last/T_min {r['ratio']:.2f} (expected about {r['hosts']}x)")
     return out
@@ -75,7 +81,7 @@ def _sweep_md(data) -> str:
         row = _row_cpu(r, data["args"])
         flags = (r.get("supernode_args") or "").replace(data["args"].get("supernode_args") or "", "").strip()
         rows.append([flags or "defaults", r["last_s"], r["ratio"],
-                     _row_main(r)[8], row[9], int(r.get("pieces_from_peers", 0)),
+                     _row_main(r)[9], row[9], int(r.get("pieces_from_peers", 0)),
                      int(r.get("pieces_from_supernode", 0))])
     return f"""What each scheduling choice is worth: the same P2P pull ({layers} layer(s), N = {n}) with one of them
 turned back (Dragonfly's 4 MiB pieces; 602 answered at once; no supernode send caps, per task or in total;
@@ -164,7 +170,7 @@ def render(data) -> str:
     how = ("skopeo through each host's dfdaemon mirror" if client == "mirror"
            else "dfget on the blob URLs (one dfget per layer, all at once)")
     size_mib = args["size_mib"]
-    head = ["layers", "N", "mode", "last done (s)", "median (s)", "T_min (s)", "last/T_min",
+    head = ["layers", "N", "mode", "last done (s)", "median (s)", "T_min (s)", "last/T_min", "range of repeats (runs)",
             "origin bytes per blob (x)", "supernode payload (x F)", "supernode uplink (x F)", "hosts' uplinks (x F)"]
     cpu_head = ["layers", "N", "mode", "machine CPU busy", "of it the lab's processes", "supernode CPU (s)", "registry CPU (s)",
                 "CPU per host (s)", "origin uplink busy", "supernode uplink busy"]
@@ -183,6 +189,8 @@ T_min = max(F/u_s, F/d, N*F/(u_s + N*u)) (Kumar and Ross); F counts every blob o
 copies of F: origin bytes per blob from the registry's access log (largest layer), supernode payload from
 `dragonfly_supernode_piece_server_bytes_total`, uplinks from the `tbf` counters (`tc -s qdisc`, wire bytes with
 TCP/IP/Ethernet headers, about 1.05x payload; a host that only downloads still sends about 0.02 F of ACKs).
+Each P2P case runs {args.get('repeats', 1)} time(s) and the tables show the run with the median time to the last host
+(the range column gives the fastest and slowest); direct pulls and the sweep below run once.
 
 Reproduce: `make bench` (as root), or `sudo .venv/bin/python -m bench.distribution --size-mib {size_mib} --hosts {args['hosts']} --layers {args['layers']}`.
 
