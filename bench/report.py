@@ -26,6 +26,18 @@ def machine() -> str:
             f"load {load:.1f} at start, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
 
 
+def settle(max_load: float = 1.0, timeout: float = 120.0, poll: float = 5.0) -> float:
+    """Wait until the machine's 1-minute load average is at most ``max_load`` (the previous benchmark's
+    processes have exited and the kernel has flushed their files), at most ``timeout`` seconds; returns the
+    seconds waited. For CPU-bound figures, which the load left behind by another run would lower."""
+    if not hasattr(os, "getloadavg"):
+        return 0.0
+    start = time.monotonic()
+    while os.getloadavg()[0] > max_load and time.monotonic() - start < timeout:
+        time.sleep(poll)
+    return time.monotonic() - start
+
+
 def table(headers: list[str], rows: list[list]) -> str:
     def fmt(v):
         return f"{v:.2f}" if isinstance(v, float) else str(v)

@@ -21,7 +21,7 @@ import uuid
 
 import requests
 
-from bench.report import machine, print_table, table, write_section
+from bench.report import machine, print_table, settle, table, write_section
 from tests.e2e.p2p_stack import SupernodeProcess
 from tests.fixtures.origin import OriginServer, make_file
 
@@ -115,6 +115,7 @@ def main(argv=None) -> int:
     ap.add_argument("--size-mib", type=int, default=256)
     ap.add_argument("--no-write", dest="write", action="store_false")
     args = ap.parse_args(argv)
+    settle()                    # CPU-bound: start on a quiet machine, not amid the previous benchmark's load
     work = tempfile.mkdtemp(prefix="bench-sched-")
     rows, data = [], {"machine": machine(), "size_mib": args.size_mib, "runs": []}
     try:
