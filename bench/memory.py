@@ -16,6 +16,7 @@ import threading
 import time
 
 from bench.report import machine, print_table, table, write_section
+from dfcommon.pieces import auto_piece_size
 from tests.e2e.p2p_stack import SupernodeProcess, run_dfget, stop_upload_servers
 from tests.fixtures.oci_image import build_oci_image
 from tests.fixtures.origin import OriginServer, make_file
@@ -76,13 +77,15 @@ class RssSampler:
         return max(self.samples or [self.baseline])
 
 
-def supernode_rss(work: str, size_mib: int) -> dict:
+def supernode_rss(work: str, size_mib: int, piece_size: str = "") -> dict:
+    """Peak RSS of a supernode caching and serving a ``size_mib`` blob (``piece_size`` "" = its default)."""
     root = os.path.join(work, f"origin-{size_mib}")
     os.makedirs(root, exist_ok=True)
     make_file(os.path.join(root, "blob.bin"), size_mib * MiB, seed=size_mib)
     origin = OriginServer(root).start()
-    sn = SupernodeProcess(os.path.join(work, f"sn-{size_mib}"), ["--max-bandwidth", "20G", "--system-bandwidth",
-                                                                "1M", "--log-level", "WARNING"])
+    extra = ["--piece-size", piece_size] if piece_size else []
+    sn = SupernodeProcess(os.path.join(work, f"sn-{size_mib}{piece_size}"),
+                          ["--max-bandwidth", "20G", "--system-bandwidth", "1M", "--log-level", "WARNING", *extra])
     home = os.path.join(work, f"dfget-{size_mib}")
     try:
         time.sleep(0.5)
@@ -99,7 +102,9 @@ def supernode_rss(work: str, size_mib: int) -> dict:
         os.remove(os.path.join(root, "blob.bin"))
         if os.path.exists(os.path.join(work, "out.bin")):
             os.remove(os.path.join(work, "out.bin"))
-    return {"size_mib": size_mib, "baseline": s.baseline, "peak": s.peak, "served": served,
+    piece = (f"{piece_size} (set)" if piece_size
+             else f"{auto_piece_size(size_mib * MiB) // MiB} MiB (default)")
+    return {"size_mib": size_mib, "piece_size": piece, "baseline": s.baseline, "peak": s.peak, "served": served,
             "peak_anon": max(s.anon or [0])}
 
 
@@ -154,6 +159,9 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes-mib", default="64,256,1024")
     ap.add_argument("--pulls", type=int, default=8)
     ap.add_argument("--pull-mib", type=int, default=64)
+    ap.add_argument("--fixed-piece-size", default="1M",
+                    help="also run the largest blob with this piece size, to tell piece buffers from other growth "
+                         "('' = skip)")
     ap.add_argument("--no-write", dest="write", action="store_false")
     args = ap.parse_args(argv)
     work = tempfile.mkdtemp(prefix="bench-mem-")
@@ -164,14 +172,17 @@ def main(argv=None) -> int:
             data["supernode"].append(r)
             print(f"  supernode {size} MiB: baseline {r['baseline'] / MiB:.0f} MiB, peak {r['peak'] / MiB:.0f} MiB",
                   flush=True)
+        if args.fixed_piece_size and data["supernode"]:
+            data["supernode_fixed"] = supernode_rss(work, data["supernode"][-1]["size_mib"], args.fixed_piece_size)
         if shutil.which("skopeo") and shutil.which("docker-registry"):
             data["dfdaemon"] = dfdaemon_rss(work, args.pulls, args.pull_mib)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    head = ["blob (MiB)", "RSS before (MiB)", "peak RSS (MiB)", "growth (MiB)", "peak anonymous RSS (MiB)",
+    head = ["blob (MiB)", "piece size", "RSS before (MiB)", "peak RSS (MiB)", "growth (MiB)", "peak anonymous RSS (MiB)",
             "piece server sent (MiB)"]
-    rows = [[r["size_mib"], r["baseline"] / MiB, r["peak"] / MiB, (r["peak"] - r["baseline"]) / MiB,
-             r["peak_anon"] / MiB, r["served"] / MiB] for r in data["supernode"]]
+    fixed = data.get("supernode_fixed")
+    rows = [[r["size_mib"], r["piece_size"], r["baseline"] / MiB, r["peak"] / MiB, (r["peak"] - r["baseline"]) / MiB,
+             r["peak_anon"] / MiB, r["served"] / MiB] for r in data["supernode"] + ([fixed] if fixed else [])]
     print_table(head, rows)
     flat_md = ""
     sn = data["supernode"]
@@ -182,14 +193,18 @@ def main(argv=None) -> int:
                    f"**Not flat:** the peak anonymous RSS grows from {sn[0]['peak_anon'] / MiB:.0f} MiB "
                    f"({sn[0]['size_mib']} MiB blob) to {sn[-1]['peak_anon'] / MiB:.0f} MiB "
                    f"({sn[-1]['size_mib']} MiB blob), about {(g1 - g0) / MiB / max(1e-9, (sn[-1]['size_mib'] - sn[0]['size_mib']) / 1024):.0f} "
-                   "MiB more per GiB of blob; anonymous memory, not the page cache, grows. What is known: glibc's dynamic mmap "
-                   "threshold moved the CDN's 4 MiB piece buffers onto the heap, where they fragmented; the supernode now "
-                   "fixes the threshold at start (mallopt M_MMAP_THRESHOLD = 1 MiB), which lowered the 1 GiB peak from "
-                   "162 to 124 MiB. MALLOC_ARENA_MAX=1 changes nothing (not arenas). At the 1 GiB peak /proc/<pid>/smaps shows "
-                   "about 18 live piece-sized mappings (72 MiB), more than the CDN writer's queues can hold (about 12), and "
-                   "shortening those queues did not lower it: something else keeps finished piece buffers alive for a "
-                   "while. Next step: find that reference (suspect: the native thread pool that hashes and writes pieces "
-                   "keeps each worker's last arguments) or reuse a fixed set of piece buffers.")
+                   "MiB more per GiB of blob; anonymous memory, not the page cache, grows. Why: the CDN holds whole pieces "
+                   "in memory between the source and the disk (the piece being filled, up to `cdn_writers` (4) queued "
+                   "and as many being hashed and written), and the default piece size grows with the blob (about 1/128 "
+                   "of it: 1 MiB for 64 MiB, 2 MiB for 256 MiB, 8 MiB for 1 GiB), so those buffers grow with it. "
+                   "glibc's dynamic mmap threshold is fixed at start (M_MMAP_THRESHOLD = 1 MiB), so freed piece "
+                   "buffers go back to the system instead of fragmenting the heap. Next step: write each piece to "
+                   "disk block by block as it arrives, with its md5 computed on the way (a piece's header is known "
+                   "before its bytes whenever the source length is), so the CDN holds a block, not pieces."
+                   + (f" The last row shows it: with the piece size fixed at {fixed['piece_size'].split()[0]} the "
+                      f"{fixed['size_mib']} MiB blob peaks at {fixed['peak_anon'] / MiB:.0f} MiB anonymous (the "
+                      f"{sn[0]['size_mib']} MiB blob with its default pieces: {sn[0]['peak_anon'] / MiB:.0f} MiB)."
+                      if fixed else ""))
     d = data["dfdaemon"]
     daemon_md = "dfdaemon: not measured (skopeo or docker-registry missing)."
     if d:
