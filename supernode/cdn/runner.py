@@ -18,7 +18,7 @@ from .layout import data_key, md5_key
 from .metadata import FileMeta, MetaStore, now_ms
 from .source import SourceClient, SourceStatusError, is_read_error, ms_of_http_date
 from .types import SourceInfo, SourceRequest
-from .writer import PieceSink
+from .writer import PieceSink, StreamingPieceSink
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,10 @@ class TaskRunner:
         writer = ctx.storage.open_writer(data_key(self.task_id), truncate=start_piece == 0)
         ctx.metas.update(self.task_id, lastModified=ms_of_http_date(resp.headers.get("Last-Modified")),
                          eTag=resp.headers.get("ETag", ""))
-        sink = PieceSink(writer, self.piece_size, start_piece, ctx.writers, file_md5, self.report.piece)
+        if self.length >= 0:        # known length: blocks go straight to disk, no piece is held in memory
+            sink = StreamingPieceSink(writer, self.piece_size, start_piece, file_md5, self.report.piece, self.length)
+        else:
+            sink = PieceSink(writer, self.piece_size, start_piece, ctx.writers, file_md5, self.report.piece)
         try:
             for block in ctx.source.body(resp):
                 if self.cancel.is_set():

@@ -7,6 +7,11 @@ order, and ``writers`` workers each compute a piece's md5, write it and then rep
 piece is servable the moment it is on disk. Hashing and file writes run through
 :func:`dfcommon.offload.offload`: under gevent they use native threads, so the hub keeps
 serving peers (and the second core does the md5) while the CDN downloads.
+
+That sink holds up to about ``2 * writers + 2`` whole pieces, so its memory follows the piece size. When
+the source length is known (the usual case: registries send Content-Length), :class:`StreamingPieceSink`
+keeps the same contract without holding any piece: each block is written at its place and hashed on the
+way, so the CDN's memory does not depend on the piece or blob size.
 """
 from __future__ import annotations
 
@@ -153,3 +158,84 @@ class PieceSink:
     def _raise_if_failed(self) -> None:
         if self._error is not None:
             raise self._error
+
+
+def _hash_and_write(piece_md5, file_md5, writer, offset: int, block, native_write: bool) -> None:
+    """One block of a streamed piece: into the piece md5 and the file md5, and to disk when ``native_write``."""
+    piece_md5.update(block)
+    file_md5.update(block)
+    if native_write:
+        writer.write_at(offset, block)
+
+
+class StreamingPieceSink:
+    """The :class:`PieceSink` contract for a source of known length, holding no piece in memory.
+
+    Each block goes to its place in the task file at once (``header | content | tail`` of its piece), and
+    into the piece's md5 and the file md5 on the way, in one native-thread step under gevent. A piece's
+    header, which starts both the stored piece and its md5, needs the piece's content length, known in
+    advance when the source length is (every piece is full but the last). A piece is reported the moment
+    its tail is written. Bytes beyond the announced length are counted but not stored: the runner then
+    fails the task on the length mismatch; so does a source that ends early (its last piece is never
+    reported).
+    """
+
+    def __init__(self, writer, piece_size: int, start_piece: int, file_md5, on_written, length: int):
+        if length < 0:
+            raise ValueError("StreamingPieceSink needs the source length")
+        self.writer = writer
+        self.piece_size = piece_size
+        self.content_size = pieces.content_size(piece_size)
+        self.next_piece = start_piece
+        self.file_md5 = file_md5
+        self.on_written = on_written
+        self.length = length
+        self.md5s: dict[int, str] = {}
+        self.bytes_fed = 0
+        self._native_write = bool(getattr(writer, "offloadable", False))
+        self._md5 = None            # md5 of the piece being written (None: no piece started)
+        self._n = 0                 # content bytes of that piece
+        self._fill = 0              # content bytes of it written so far
+
+    def feed(self, data) -> None:
+        view = memoryview(data)
+        self.bytes_fed += len(view)
+        while len(view):
+            if self._md5 is None and not self._begin():
+                return                                  # beyond the announced length: not stored
+            n = min(self._n - self._fill, len(view))
+            block, view = view[:n], view[n:]
+            offset = self.next_piece * self.piece_size + 4 + self._fill
+            offload(_hash_and_write, self._md5, self.file_md5, self.writer, offset, block, self._native_write)
+            if not self._native_write:
+                self.writer.write_at(offset, block)
+            self._fill += n
+            if self._fill == self._n:
+                self._end()
+
+    def _begin(self, allow_empty: bool = False) -> bool:
+        n = min(self.content_size, self.length - self.next_piece * self.content_size)
+        if n <= 0 and not (allow_empty and n == 0):
+            return False
+        head = pieces.header(n, self.piece_size)
+        self.writer.write_at(self.next_piece * self.piece_size, head)
+        self._md5, self._n, self._fill = hashlib.md5(head), n, 0
+        return True
+
+    def _end(self) -> None:
+        num, n = self.next_piece, self._n
+        self.writer.write_at(num * self.piece_size + 4 + n, pieces.TAIL)
+        self._md5.update(pieces.TAIL)
+        md5 = f"{self._md5.hexdigest()}:{n + pieces.WRAP_SIZE}"
+        self.md5s[num] = md5
+        self._md5, self.next_piece = None, num + 1
+        self.on_written(num, md5)
+
+    def finish(self, empty_piece: bool) -> dict[int, str]:
+        """Write the single empty piece of an empty source when ``empty_piece``; return ``{piece: md5}``."""
+        if empty_piece and self._md5 is None and self.length == 0 and self._begin(allow_empty=True):
+            self._end()
+        return self.md5s
+
+    def close(self) -> None:
+        """Nothing runs in the background: every block was written by :meth:`feed`."""
