@@ -43,7 +43,16 @@ def _row_cpu(r, args):
     lab_share = sum(per_host.values()) / (max(cpu["wall_s"], 1e-9) * (os.cpu_count() or 1))
     return [r["layers"], r["hosts"], r["mode"], f"{100 * cpu['machine_busy']:.0f}%", f"{100 * lab_share:.0f}%",
             per_host.get("sn", 0.0), per_host.get("origin", 0.0), host_cpu,
-            f"{100 * busy('origin', 'origin_uplink'):.0f}%", f"{100 * busy('sn', 'sn_uplink'):.0f}%"]
+            f"{100 * busy('origin', 'origin_uplink'):.0f}%", f"{100 * busy('sn', 'sn_uplink'):.0f}%",
+            _hub_wait(r)]
+
+
+def _hub_wait(r) -> str:
+    """Share of the run the supernode's main thread (its gevent hub) was runnable but had no core."""
+    waits = r["cpu"].get("run_queue_wait_s") or {}
+    if r["mode"] != "p2p" or "sn:supernode" not in waits:
+        return "-"
+    return f"{100 * waits['sn:supernode'] / max(r['cpu']['wall_s'], 1e-9):.0f}%"
 
 
 def _checks(data) -> list[str]:
@@ -115,7 +124,8 @@ def _analysis(data) -> str:
         lines.append(f"- {r['layers']} layer(s), N = {r['hosts']}: last host {r['last_s']:.1f} s; the CDN's fetch from "
                      f"the origin was done at {fetch_txt} (F/u_s = {ideal:.1f} s); the supernode sent {sn_x:.2f} "
                      f"copies, {sn_time:.1f} s of its link; uplinks busy: supernode {cpu[9]}, origin {cpu[8]}; "
-                     f"machine CPU busy {cpu[3]}{tail}.")
+                     f"machine CPU busy {cpu[3]}" + (f", the supernode's hub waited for a core {cpu[10]} of the time"
+                                                      if cpu[10] != "-" else "") + f"{tail}.")
     busiest = max(r["cpu"]["machine_busy"] for r in data["runs"])
     lab = max(float(_row_cpu(r, args)[4].rstrip("%")) for r in data["runs"]) / 100
     cpu_note = (f"CPU: the lab's own processes (registry, supernode, dfdaemons, pull clients) used at most "
@@ -173,7 +183,7 @@ def render(data) -> str:
     head = ["layers", "N", "mode", "last done (s)", "median (s)", "T_min (s)", "last/T_min", "range of repeats (runs)",
             "origin bytes per blob (x)", "supernode payload (x F)", "supernode uplink (x F)", "hosts' uplinks (x F)"]
     cpu_head = ["layers", "N", "mode", "machine CPU busy", "of it the lab's processes", "supernode CPU (s)", "registry CPU (s)",
-                "CPU per host (s)", "origin uplink busy", "supernode uplink busy"]
+                "CPU per host (s)", "origin uplink busy", "supernode uplink busy", "supernode waited for a core"]
     u = args["uplink"]
     return f"""## Distribution to emulated hosts (`python -m bench.distribution`)
 
@@ -199,7 +209,8 @@ Reproduce: `make bench` (as root), or `sudo .venv/bin/python -m bench.distributi
 {table(head, [_row_main(r) for r in runs])}
 
 Where the time goes (CPU seconds summed over each namespace's processes during the run; "busy" = share of the
-2 cores, or of the link rate over the time to the last host):
+2 cores, or of the link rate over the time to the last host; "waited for a core" = share of the run the
+supernode's main thread, its gevent hub, was runnable but not running, from `/proc/<pid>/schedstat`). {_groups_note(runs)}
 
 {table(cpu_head, [_row_cpu(r, args) for r in runs])}
 
@@ -212,6 +223,18 @@ Against the targets of issue 5:
 {_sweep_md(data)}
 {_closing(data)}
 """
+
+
+def _groups_note(runs) -> str:
+    flags = {bool(r.get("cpu_groups")) for r in runs}
+    if flags == {True}:
+        return ("Every emulated host (origin and supernode included) runs in a CPU group of its own with equal "
+                "weights: when the cores are contended each host gets an equal share, as hosts with CPUs of their own "
+                "would, instead of each thread (eight hosts' dfdaemon and skopeo threads would otherwise crowd out "
+                "the supernode's one busy thread).")
+    if flags == {False}:
+        return "No CPU groups (`--no-cpu-groups` or no cgroup cpu controller): the kernel shares the cores per thread."
+    return "CPU groups per host were on in some runs and off in others (see the raw results)."
 
 
 def write_plot(data, path: str = PLOT) -> str:

@@ -110,7 +110,7 @@ class Distribution:
         result = {"mode": mode, "client": client, "hosts": self.n, "size_bytes": self.size,
                   "layers": len(self.image.layers), "times_s": finish, "last_s": last,
                   "median_s": statistics.median(finish.values()), "links": self._deltas(before, after),
-                  "cpu": cpu.result()}
+                  "cpu": cpu.result(), "cpu_groups": lab.cpu.active}
         result["timeline_mbit"] = svc.summarize_timeline(result["cpu"].pop("timeline"), self.hosts, self.size)
         if mode == "p2p":
             m = _metrics(f"http://{sn_ip}:{svc.SN_PORT}/metrics")
@@ -170,7 +170,8 @@ class Distribution:
 def run_case(args, work: str, layers: int, n: int, client: str, registry_dir: str, image, pushed: set) -> list:
     dist = Distribution(args, os.path.join(work, f"L{layers}-N{n}"), image, f"bench/img{layers}:latest", n)
     results = []
-    with Lab(dist.specs(), prefix=PREFIX, workdir=os.path.join(work, f"lab-L{layers}-N{n}")) as lab:
+    with Lab(dist.specs(), prefix=PREFIX, workdir=os.path.join(work, f"lab-L{layers}-N{n}"),
+             cpu_groups=args.cpu_groups) as lab:
         dist.lab = lab
         dist.registry = svc.start_registry(lab, "origin", registry_dir)
         if layers not in pushed:
@@ -236,6 +237,10 @@ def parse_args(argv):
                     help="where hosts keep their files (default: /dev/shm: every emulated host would have a disk "
                          "of its own; on one shared disk, N hosts writing 3 copies of the image each get throttled "
                          "together by the kernel's dirty-page limits)")
+    ap.add_argument("--no-cpu-groups", dest="cpu_groups", action="store_false",
+                    help="run every emulated host's processes in the machine's common CPU pool instead of a CPU "
+                         "group per host (then the kernel shares the cores between threads, and eight hosts' "
+                         "threads crowd out the supernode's)")
     ap.add_argument("--no-direct", dest="direct", action="store_false", help="skip the direct pulls")
     ap.add_argument("--no-write", dest="write", action="store_false", help="print only, leave docs alone")
     ap.add_argument("--json", default="", help="also write the raw results (timelines included) to this file")

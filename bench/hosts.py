@@ -11,7 +11,9 @@ kernel here has no netem and no ingress policing. Optionally the root namespace 
 (``root_link``), so the driver can read metrics without entering a namespace; traffic between hosts never
 passes through it.
 
-Processes run inside a host with ``nsenter --net=/run/netns/<ns>`` (``ip netns exec`` would remount /sys).
+Processes run inside a host with ``nsenter --net=/run/netns/<ns>`` (``ip netns exec`` would remount /sys), and
+in the host's CPU group (:mod:`bench.cpugroups`, ``cpu_groups=True``): when the cores are contended, every
+emulated host gets an equal share of them, as if it had CPUs of its own, instead of every thread.
 Everything is removed on context exit, at interpreter exit, on SIGINT/SIGTERM, and ``cleanup_stale(prefix)``
 removes what a killed run left behind.
 """
@@ -31,6 +33,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from bench.cpugroups import CpuGroups
 from bench.netns import (DEFAULT_PREFIX, NETNS_DIR, LabError, cleanup_stale, kill_netns_pids, lab_names, leftovers,
                          missing_requirements, pick_subnet, run_cmd)
 
@@ -61,7 +64,7 @@ class Lab:
     """N emulated hosts joined by a bridge. Use as a context manager; see the module docstring."""
 
     def __init__(self, hosts, subnet: str | None = None, prefix: str = DEFAULT_PREFIX, workdir: str | None = None,
-                 root_link: bool = True, burst: str = "256kb", latency: str = "50ms"):
+                 root_link: bool = True, burst: str = "256kb", latency: str = "50ms", cpu_groups: bool = True):
         specs = [h if isinstance(h, HostSpec) else HostSpec(h) for h in hosts]
         names = [s.name for s in specs]
         if len(set(names)) != len(names) or any(not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,30}", n) for n in names):
@@ -83,6 +86,7 @@ class Lab:
         self._started = False
         self._closed = False
         self._old_handlers: dict = {}
+        self.cpu = CpuGroups(self.tag, enabled=cpu_groups)
 
     # ------------------------------------------------------------------ set-up
     def __enter__(self) -> "Lab":
@@ -122,6 +126,7 @@ class Lab:
             self.hosts[spec.name] = host
             port = f"p{i}"
             run_cmd(["ip", "netns", "add", ns])
+            self.cpu.create(spec.name)
             run_cmd(["ip", "-n", br, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns])
             run_cmd(["ip", "-n", br, "link", "set", port, "master", "br0", "up"])
             run_cmd(["ip", "-n", ns, "addr", "add", f"{host.ip}/{plen}", "dev", "eth0"])
@@ -159,7 +164,8 @@ class Lab:
 
     # ------------------------------------------------------------------ processes
     def nsenter(self, host: str, argv: list[str]) -> list[str]:
-        return ["nsenter", f"--net={self.host(host).netns_path}", "--", *argv]
+        """``argv`` inside ``host``: its network namespace and, when CPU groups are on, its CPU group."""
+        return self.cpu.wrap(host, ["nsenter", f"--net={self.host(host).netns_path}", "--", *argv])
 
     def run(self, host: str, argv: list[str], timeout: float | None = 300, check: bool = False, env=None,
             cwd=None, input: str | None = None) -> subprocess.CompletedProcess:
@@ -304,6 +310,7 @@ class Lab:
         for name in links:
             if name == self.tag + "r":
                 run_cmd(["ip", "link", "del", name], check=False)
+        self.cpu.remove_all()
         atexit.unregister(self.close)
         self._restore_signal_handlers()
         if self._own_workdir and not os.environ.get("DF_LAB_KEEP"):

@@ -164,9 +164,19 @@ def summarize_timeline(timeline: list, hosts: list[str], size: int) -> dict:
     return out
 
 
+def _run_queue_wait_ns(pid: int) -> int:
+    """Nanoseconds the process's main thread has spent runnable but waiting for a core (schedstat field 2)."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 class CpuSampler:
     """Samples CPU time (utime+stime) of every process in the lab's namespaces once a second, keeping each
-    process's last reading; ``result()`` gives CPU seconds per host and per (host, command), the machine's
+    process's last reading; ``result()`` gives CPU seconds per host and per (host, command), the seconds each
+    (host, command)'s main thread waited on the run queue (runnable, no core free), the machine's
     busy share over the run (from /proc/stat), and a timeline of each host's eth0 byte counters (read from
     ``/proc/<pid>/net/dev`` of a process in that namespace, so no command is spawned)."""
 
@@ -183,6 +193,8 @@ class CpuSampler:
         self._probe: dict[str, int] = {}
         self.timeline: list = []
         self._base: dict[int, int] = {}
+        self._last_wait: dict[int, int] = {}       # pid -> ns its main thread spent runnable but not running
+        self._base_wait: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="cpu-sampler", daemon=True)
         self._tick = os.sysconf("SC_CLK_TCK")
@@ -212,9 +224,12 @@ class CpuSampler:
             comm = raw[raw.index("(") + 1:raw.rindex(")")]
             fields = raw[raw.rindex(")") + 2:].split()
             ticks = int(fields[11]) + int(fields[12])
+            wait_ns = _run_queue_wait_ns(pid)
             if first:
                 self._base[pid] = ticks
+                self._base_wait[pid] = wait_ns
             self._last[pid] = (host, comm, ticks)
+            self._last_wait[pid] = wait_ns
             self._probe[host] = pid
         self._sample_links()
 
@@ -251,10 +266,13 @@ class CpuSampler:
     def result(self) -> dict:
         per_host: dict[str, float] = defaultdict(float)
         per_cmd: dict[str, float] = defaultdict(float)
+        waits: dict[str, float] = defaultdict(float)
         for pid, (host, comm, ticks) in self._last.items():
             sec = (ticks - self._base.get(pid, 0)) / self._tick
             per_host[host] += sec
             per_cmd[f"{host}:{comm}"] += sec
+            waits[f"{host}:{comm}"] += (self._last_wait.get(pid, 0) - self._base_wait.get(pid, 0)) / 1e9
         (w0, (b0, t0)), (w1, (b1, t1)) = self._t0, self._t1
         return {"wall_s": w1 - w0, "machine_busy": (b1 - b0) / max(1, t1 - t0),
-                "per_host_s": dict(per_host), "per_process_s": dict(per_cmd), "timeline": self.timeline}
+                "per_host_s": dict(per_host), "per_process_s": dict(per_cmd),
+                "run_queue_wait_s": {k: round(v, 3) for k, v in waits.items()}, "timeline": self.timeline}

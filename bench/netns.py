@@ -9,6 +9,8 @@ import shutil
 import signal
 import subprocess
 
+from bench.cpugroups import cleanup_stale_groups, group_names
+
 TOOLS = ("ip", "tc", "nsenter")
 DEFAULT_PREFIX = "dfb"
 NETNS_DIR = "/run/netns"
@@ -69,13 +71,13 @@ def lab_names(prefix: str) -> tuple[list[str], list[str]]:
 
 
 def leftovers(prefix: str = DEFAULT_PREFIX) -> list[str]:
-    """Names of namespaces and root links with ``prefix`` that still exist."""
+    """Names of namespaces, root links and CPU groups with ``prefix`` that still exist."""
     namespaces, links = lab_names(prefix)
-    return namespaces + links
+    return namespaces + links + [os.path.basename(p) for p in group_names(prefix)]
 
 
 def cleanup_stale(prefix: str = DEFAULT_PREFIX, force: bool = False) -> list[str]:
-    """Remove namespaces and links left by killed runs with ``prefix``; return what was removed.
+    """Remove namespaces, links and CPU groups left by killed runs with ``prefix``; return what was removed.
 
     Names carry the creating process id (``<prefix><pid>-...``): objects of a run that is still alive are kept
     unless ``force`` is set, so parallel runs do not clobber each other.
@@ -93,6 +95,7 @@ def cleanup_stale(prefix: str = DEFAULT_PREFIX, force: bool = False) -> list[str
         else:
             run_cmd(["ip", "link", "del", name], check=False)
         removed.append(name)
+    removed += cleanup_stale_groups(prefix, alive=lambda pid: not force and pid_alive(pid))
     return removed
 
 

@@ -20,7 +20,7 @@ import queue
 import threading
 
 from dfcommon import pieces
-from dfcommon.offload import offload
+from dfcommon.offload import OrderedOffload, offload
 
 _STOP = object()
 _TAIL = pieces.TAIL[0]
@@ -160,6 +160,12 @@ class PieceSink:
             raise self._error
 
 
+def _seal(piece_md5, content_len: int) -> str:
+    """The protocol md5 string of a streamed piece once its content is hashed: the tail closes it."""
+    piece_md5.update(pieces.TAIL)
+    return f"{piece_md5.hexdigest()}:{content_len + pieces.WRAP_SIZE}"
+
+
 def _hash_and_write(piece_md5, file_md5, writer, offset: int, block, native_write: bool) -> None:
     """One block of a streamed piece: into the piece md5 and the file md5, and to disk when ``native_write``."""
     piece_md5.update(block)
@@ -180,7 +186,8 @@ class StreamingPieceSink:
     reported).
     """
 
-    def __init__(self, writer, piece_size: int, start_piece: int, file_md5, on_written, length: int):
+    def __init__(self, writer, piece_size: int, start_piece: int, file_md5, on_written, length: int,
+                 depth: int = 4):
         if length < 0:
             raise ValueError("StreamingPieceSink needs the source length")
         self.writer = writer
@@ -196,6 +203,7 @@ class StreamingPieceSink:
         self._md5 = None            # md5 of the piece being written (None: no piece started)
         self._n = 0                 # content bytes of that piece
         self._fill = 0              # content bytes of it written so far
+        self._steps = OrderedOffload(depth)     # hashing and writing, one native thread, in block order
 
     def feed(self, data) -> None:
         view = memoryview(data)
@@ -206,7 +214,8 @@ class StreamingPieceSink:
             n = min(self._n - self._fill, len(view))
             block, view = view[:n], view[n:]
             offset = self.next_piece * self.piece_size + 4 + self._fill
-            offload(_hash_and_write, self._md5, self.file_md5, self.writer, offset, block, self._native_write)
+            self._steps.submit(_hash_and_write, self._md5, self.file_md5, self.writer, offset, block,
+                               self._native_write)
             if not self._native_write:
                 self.writer.write_at(offset, block)
             self._fill += n
@@ -225,17 +234,20 @@ class StreamingPieceSink:
     def _end(self) -> None:
         num, n = self.next_piece, self._n
         self.writer.write_at(num * self.piece_size + 4 + n, pieces.TAIL)
-        self._md5.update(pieces.TAIL)
-        md5 = f"{self._md5.hexdigest()}:{n + pieces.WRAP_SIZE}"
-        self.md5s[num] = md5
+        self._steps.submit(_seal, self._md5, n, then=lambda md5: self._written(num, md5))
         self._md5, self.next_piece = None, num + 1
+
+    def _written(self, num: int, md5: str) -> None:
+        self.md5s[num] = md5
         self.on_written(num, md5)
 
     def finish(self, empty_piece: bool) -> dict[int, str]:
         """Write the single empty piece of an empty source when ``empty_piece``; return ``{piece: md5}``."""
         if empty_piece and self._md5 is None and self.length == 0 and self._begin(allow_empty=True):
             self._end()
+        self._steps.drain()
         return self.md5s
 
     def close(self) -> None:
-        """Nothing runs in the background: every block was written by :meth:`feed`."""
+        """Wait for the blocks still being hashed and written (safe to call more than once)."""
+        self._steps.close()

@@ -107,6 +107,44 @@ def test_pieces_move_between_namespaced_hosts(tmp_path, lab_prefix):
     assert tag not in links
 
 
+def _cpu_group_of(pid: int) -> str:
+    """The cpu cgroup path of ``pid`` (v1 ``cpu`` line, else the v2 unified line)."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        lines = [line.strip().split(":", 2) for line in f if line.strip()]
+    for _, controllers, path in lines:
+        if "cpu" in controllers.split(","):
+            return path
+    return next(path for _, controllers, path in lines if controllers == "")
+
+
+def test_each_host_runs_in_its_own_cpu_group(lab_prefix):
+    with Lab(["a", "b"], prefix=lab_prefix) as lab:
+        if not lab.cpu.active:
+            pytest.skip(f"no CPU groups here: {lab.cpu.why_off}")
+        tag = lab.tag
+        proc = lab.popen("a", ["sh", "-c", "sleep 60 & sleep 60"], name="sleepers")
+        deadline = time.monotonic() + 10
+        while len(lab.cpu.pids("a")) < 3 and time.monotonic() < deadline:     # sh and both sleeps
+            time.sleep(0.05)
+        assert len(lab.cpu.pids("a")) >= 3, lab.cpu.pids("a")
+        assert proc.pid in lab.cpu.pids("a")
+        assert _cpu_group_of(proc.pid).endswith(f"/{tag}-a")
+        seen = lab.run("b", ["cat", "/proc/self/cgroup"], check=True).stdout       # run() joins the group too
+        assert f"/{tag}-b" in seen
+        assert lab.cpu.pids("b") == []                                            # cat is gone
+        groups = list(lab.cpu.paths.values())
+        assert len(groups) == 2 and all(os.path.isdir(g) for g in groups)
+    assert not any(os.path.exists(g) for g in groups)
+    assert [n for n in leftovers(lab_prefix) if n.startswith(tag)] == []
+
+
+def test_cpu_groups_can_be_turned_off(lab_prefix):
+    with Lab(["a"], prefix=lab_prefix, cpu_groups=False) as lab:
+        assert not lab.cpu.active and lab.cpu.why_off == "turned off"
+        proc = lab.popen("a", ["sleep", "60"], name="sleeper")
+        assert lab.tag not in _cpu_group_of(proc.pid)
+
+
 HOLD_CODE = ("import sys,time\nfrom bench.hosts import Lab\nlab = Lab(['a', 'b'], prefix=sys.argv[1]).start()\n"
              "p = lab.popen('a', ['sleep', '600'])\nprint(lab.tag, p.pid, flush=True)\ntime.sleep(600)\n")
 
