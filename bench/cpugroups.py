@@ -1,12 +1,18 @@
 """One CPU group per emulated host, so that hosts share the machine's cores as hosts, not as threads.
 
-Without them the kernel shares the cores between runnable *threads*: eight emulated hosts each running a
-dfdaemon (a hub and its hashing threads) and a pull client (skopeo runs several Go threads) outnumber the
-supernode's one busy thread by thirty to one, and under load the supernode waits on the run queue for most of
-the time it wants to run (measured with ``/proc/<pid>/task/<tid>/schedstat`` at N = 8: its main thread ran
-0.1-0.17 s and waited 0.5-0.97 s per second near the end of a pull). A real supernode has a machine to
-itself; a group per host with equal weights gives every emulated host an equal share of the cores when they
-are contended (the way Mininet's CPU-limited hosts do), and no limit when they are not.
+Without them the kernel shares the cores between runnable threads (between sessions, with autogroup): eight
+emulated hosts each running a dfdaemon (a hub and its hashing threads) and a pull client (skopeo runs several
+Go threads) outnumber the supernode's one busy thread, and under load the supernode waits on the run queue
+(``/proc/<pid>/schedstat``: at N = 8 its main thread ran 0.1-0.17 s and waited 0.5-0.97 s per second near the
+end of a pull). A group per host with equal weights gives every emulated host an equal share of the cores
+when they are contended (the way Mininet's CPU-limited hosts do), and no limit when they are not.
+
+Measured, it does not pay here: at N = 8 (one 256 MiB layer, three runs each) the last host took 1.21-1.23 x
+T_min with groups and 1.18-1.19 x without, and the supernode's hub waited for a core 36% of the run with groups
+against 26% without (group scheduling splits a group's weight across the cores and adds a level to every
+wake-up). So :class:`bench.hosts.Lab` leaves groups off unless asked (``cpu_groups=True``;
+``bench.distribution --cpu-groups``); they stay useful to check how much a result depends on the kernel's
+sharing.
 
 Works with cgroup v1 (the ``cpu`` controller, ``cpu.shares``) and v2 (``cpu.weight``). Groups are named
 ``<lab tag>-<host>`` under the controller's root; a process joins its host's group before it execs

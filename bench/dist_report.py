@@ -228,12 +228,11 @@ Against the targets of issue 5:
 def _groups_note(runs) -> str:
     flags = {bool(r.get("cpu_groups")) for r in runs}
     if flags == {True}:
-        return ("Every emulated host (origin and supernode included) runs in a CPU group of its own with equal "
-                "weights: when the cores are contended each host gets an equal share, as hosts with CPUs of their own "
-                "would, instead of each thread (eight hosts' dfdaemon and skopeo threads would otherwise crowd out "
-                "the supernode's one busy thread).")
+        return ("Every emulated host (origin and supernode included) ran in a CPU group of its own with equal "
+                "weights (`--cpu-groups`).")
     if flags == {False}:
-        return "No CPU groups (`--no-cpu-groups` or no cgroup cpu controller): the kernel shares the cores per thread."
+        return ("All processes share the cores as the kernel shares them (per thread and session); a CPU group per "
+                "host (`--cpu-groups`) measured slower at N = 8: see `bench/cpugroups.py`.")
     return "CPU groups per host were on in some runs and off in others (see the raw results)."
 
 

@@ -237,10 +237,9 @@ def parse_args(argv):
                     help="where hosts keep their files (default: /dev/shm: every emulated host would have a disk "
                          "of its own; on one shared disk, N hosts writing 3 copies of the image each get throttled "
                          "together by the kernel's dirty-page limits)")
-    ap.add_argument("--no-cpu-groups", dest="cpu_groups", action="store_false",
-                    help="run every emulated host's processes in the machine's common CPU pool instead of a CPU "
-                         "group per host (then the kernel shares the cores between threads, and eight hosts' "
-                         "threads crowd out the supernode's)")
+    ap.add_argument("--cpu-groups", action="store_true",
+                    help="run each emulated host in a CPU group of its own with equal weights (hosts, not threads, "
+                         "share the cores when contended; measured slower here, see bench/cpugroups.py)")
     ap.add_argument("--no-direct", dest="direct", action="store_false", help="skip the direct pulls")
     ap.add_argument("--no-write", dest="write", action="store_false", help="print only, leave docs alone")
     ap.add_argument("--json", default="", help="also write the raw results (timelines included) to this file")

@@ -12,8 +12,8 @@ kernel here has no netem and no ingress policing. Optionally the root namespace 
 passes through it.
 
 Processes run inside a host with ``nsenter --net=/run/netns/<ns>`` (``ip netns exec`` would remount /sys), and
-in the host's CPU group (:mod:`bench.cpugroups`, ``cpu_groups=True``): when the cores are contended, every
-emulated host gets an equal share of them, as if it had CPUs of its own, instead of every thread.
+with ``cpu_groups=True`` in the host's CPU group (:mod:`bench.cpugroups`): when the cores are contended every
+emulated host then gets an equal share of them instead of every thread (off by default: see that module).
 Everything is removed on context exit, at interpreter exit, on SIGINT/SIGTERM, and ``cleanup_stale(prefix)``
 removes what a killed run left behind.
 """
@@ -64,7 +64,7 @@ class Lab:
     """N emulated hosts joined by a bridge. Use as a context manager; see the module docstring."""
 
     def __init__(self, hosts, subnet: str | None = None, prefix: str = DEFAULT_PREFIX, workdir: str | None = None,
-                 root_link: bool = True, burst: str = "256kb", latency: str = "50ms", cpu_groups: bool = True):
+                 root_link: bool = True, burst: str = "256kb", latency: str = "50ms", cpu_groups: bool = False):
         specs = [h if isinstance(h, HostSpec) else HostSpec(h) for h in hosts]
         names = [s.name for s in specs]
         if len(set(names)) != len(names) or any(not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,30}", n) for n in names):

@@ -118,7 +118,7 @@ def _cpu_group_of(pid: int) -> str:
 
 
 def test_each_host_runs_in_its_own_cpu_group(lab_prefix):
-    with Lab(["a", "b"], prefix=lab_prefix) as lab:
+    with Lab(["a", "b"], prefix=lab_prefix, cpu_groups=True) as lab:
         if not lab.cpu.active:
             pytest.skip(f"no CPU groups here: {lab.cpu.why_off}")
         tag = lab.tag
@@ -138,8 +138,8 @@ def test_each_host_runs_in_its_own_cpu_group(lab_prefix):
     assert [n for n in leftovers(lab_prefix) if n.startswith(tag)] == []
 
 
-def test_cpu_groups_can_be_turned_off(lab_prefix):
-    with Lab(["a"], prefix=lab_prefix, cpu_groups=False) as lab:
+def test_cpu_groups_are_off_by_default(lab_prefix):
+    with Lab(["a"], prefix=lab_prefix) as lab:
         assert not lab.cpu.active and lab.cpu.why_off == "turned off"
         proc = lab.popen("a", ["sleep", "60"], name="sleeper")
         assert lab.tag not in _cpu_group_of(proc.pid)
