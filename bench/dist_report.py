@@ -193,7 +193,7 @@ Origin: docker-registry with uplink u_s = {args['origin_uplink'] or u:g} Mbit/s;
 {args['sn_uplink'] or u:g} Mbit/s; N hosts with uplink u = {u:g} Mbit/s. Image: {size_mib} MiB of random data in
 1 layer, and in {', '.join(str(x) for x in sorted({r['layers'] for r in runs}) if x > 1) or '-'} layers. All hosts start at once.
 P2P: {how}. Direct: skopeo on every host straight from the origin. Hosts, supernode and origin run on one
-machine: {data['machine']}.
+machine: {data['machine']}. {_priority_note(args)}
 
 T_min = max(F/u_s, F/d, N*F/(u_s + N*u)) (Kumar and Ross); F counts every blob of the image. Byte columns are in
 copies of F: origin bytes per blob from the registry's access log (largest layer), supernode payload from
@@ -223,6 +223,14 @@ Against the targets of issue 5:
 {_sweep_md(data)}
 {_closing(data)}
 """
+
+
+def _priority_note(args) -> str:
+    if args.get("infra_priority"):
+        return ("The origin and the supernode stand for machines of their own: their sessions run at nice -10, so "
+                "the hosts' work on the same 2 cores does not starve them (`--no-infra-priority` turns that off; "
+                "the hosts still share the rest).")
+    return "Origin, supernode and hosts run at the same CPU priority (`--no-infra-priority`)."
 
 
 def _groups_note(runs) -> str:

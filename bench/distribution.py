@@ -8,6 +8,9 @@ With ``--client dfget`` the hosts run dfget on the blob URLs instead of a mirror
     python -m bench.distribution [--size-mib 256] [--hosts 2,4,8] [--layers 1,4] [--uplink 100]
                                  [--client auto|mirror|dfget] [--no-direct] [--no-write]
 
+The origin and the supernode stand for machines of their own: their sessions run at nice -10, so the
+hosts' work, which shares the same cores here, does not starve them (``--no-infra-priority`` turns that off).
+
 Needs root (network namespaces, tc). Rewrites the ``distribution`` section of docs/benchmarks.md and
 docs/benchmark-distribution.png.
 """
@@ -31,6 +34,7 @@ from tests.fixtures.oci_image import build_oci_image
 
 MiB = 1 << 20
 PREFIX = "dfb"
+INFRA_NICE = -10     # CPU priority of the origin's and the supernode's sessions (see --no-infra-priority)
 
 
 def t_min(size: int, n: int, u_s: float, u: float, d: float | None) -> float:
@@ -68,8 +72,9 @@ class Distribution:
     def specs(self) -> list[HostSpec]:
         a = self.args
         down = f"{a.downlink}mbit" if a.downlink else None
-        return ([HostSpec("origin", up=f"{a.origin_uplink or a.uplink}mbit"),
-                 HostSpec("sn", up=f"{a.sn_uplink or a.uplink}mbit")]
+        infra = INFRA_NICE if a.infra_priority else 0       # origin and supernode: machines of their own
+        return ([HostSpec("origin", up=f"{a.origin_uplink or a.uplink}mbit", nice=infra),
+                 HostSpec("sn", up=f"{a.sn_uplink or a.uplink}mbit", nice=infra)]
                 + [HostSpec(h, up=f"{a.uplink}mbit", down=down) for h in self.hosts])
 
     def _snapshot(self) -> dict:
@@ -237,6 +242,10 @@ def parse_args(argv):
                     help="where hosts keep their files (default: /dev/shm: every emulated host would have a disk "
                          "of its own; on one shared disk, N hosts writing 3 copies of the image each get throttled "
                          "together by the kernel's dirty-page limits)")
+    ap.add_argument("--no-infra-priority", dest="infra_priority", action="store_false",
+                    help=f"run the origin and the supernode at the hosts' CPU priority (default: nice {INFRA_NICE} for "
+                         "their sessions, since in production each is a machine of its own that the hosts' work "
+                         "cannot starve)")
     ap.add_argument("--cpu-groups", action="store_true",
                     help="run each emulated host in a CPU group of its own with equal weights (hosts, not threads, "
                          "share the cores when contended; measured slower here, see bench/cpugroups.py)")

@@ -39,10 +39,13 @@ from bench.netns import (DEFAULT_PREFIX, NETNS_DIR, LabError, cleanup_stale, kil
 
 @dataclass
 class HostSpec:
-    """One emulated host. ``up``/``down`` are tc rates such as ``100mbit`` (None: unlimited)."""
+    """One emulated host. ``up``/``down`` are tc rates such as ``100mbit`` (None: unlimited). ``nice`` (-20..19)
+    is the CPU priority of everything started in it with :meth:`Lab.popen`: a negative value stands for a host
+    with CPUs of its own (the origin, the supernode), whose processes the other hosts' work should not starve."""
     name: str
     up: str | None = None
     down: str | None = None
+    nice: int = 0
 
 
 @dataclass
@@ -54,10 +57,25 @@ class Host:
     up: str | None
     down: str | None
     procs: list = field(default_factory=list)
+    nice: int = 0
 
     @property
     def netns_path(self) -> str:
         return os.path.join(NETNS_DIR, self.ns)
+
+
+def set_autogroup_nice(pid: int, nice: int) -> bool:
+    """Give the session of ``pid`` (its own: :meth:`Lab.popen` starts a new one) the CPU priority ``nice``.
+
+    With the kernel's autogroup scheduling (``kernel.sched_autogroup_enabled``) the cores are shared between
+    sessions first, and a process's own nice value only counts within its session: the session's nice is what
+    gives it more of the machine. False where there is no autogroup (then the process's nice is what counts)."""
+    try:
+        with open(f"/proc/{pid}/autogroup", "w") as f:
+            f.write(str(nice))
+        return True
+    except OSError:
+        return False
 
 
 class Lab:
@@ -122,7 +140,7 @@ class Lab:
         run_cmd(["ip", "-n", br, "link", "set", "br0", "up"])
         for i, spec in enumerate(self.specs):
             ns = f"{self.tag}-{spec.name}"
-            host = Host(spec.name, ns, str(addrs[i]), i, spec.up, spec.down)
+            host = Host(spec.name, ns, str(addrs[i]), i, spec.up, spec.down, nice=spec.nice)
             self.hosts[spec.name] = host
             port = f"p{i}"
             run_cmd(["ip", "netns", "add", ns])
@@ -185,8 +203,13 @@ class Lab:
         log = None
         if stdout is None:
             log = open(self.log_path(host, name), "ab")
+        nice = self.host(host).nice
+        if nice:
+            argv = ["nice", "-n", str(nice), *argv]
         proc = subprocess.Popen(self.nsenter(host, argv), stdout=stdout if stdout is not None else log,
                                 stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True)
+        if nice:
+            set_autogroup_nice(proc.pid, nice)
         if log is not None:
             log.close()
         proc.lab_log = self.log_path(host, name) if stdout is None else None
@@ -317,4 +340,5 @@ class Lab:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-__all__ = ["Host", "HostSpec", "Lab", "LabError", "cleanup_stale", "leftovers", "missing_requirements"]
+__all__ = ["Host", "HostSpec", "Lab", "LabError", "cleanup_stale", "leftovers", "missing_requirements",
+           "set_autogroup_nice"]

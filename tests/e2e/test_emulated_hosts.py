@@ -145,6 +145,20 @@ def test_cpu_groups_are_off_by_default(lab_prefix):
         assert lab.tag not in _cpu_group_of(proc.pid)
 
 
+def test_host_priority_applies_to_what_runs_in_it(lab_prefix):
+    with Lab([HostSpec("infra", nice=-10), HostSpec("h1")], prefix=lab_prefix) as lab:
+        fast = lab.popen("infra", ["sleep", "60"], name="fast")
+        plain = lab.popen("h1", ["sleep", "60"], name="plain")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "sleep" not in open(f"/proc/{fast.pid}/comm").read():
+            time.sleep(0.05)                 # nsenter and nice exec into sleep
+        assert os.getpriority(os.PRIO_PROCESS, fast.pid) == -10
+        assert os.getpriority(os.PRIO_PROCESS, plain.pid) == 0
+        if os.path.exists(f"/proc/{fast.pid}/autogroup"):          # sessions share the cores first
+            assert open(f"/proc/{fast.pid}/autogroup").read().split()[-1] == "-10"
+            assert open(f"/proc/{plain.pid}/autogroup").read().split()[-1] == "0"
+
+
 HOLD_CODE = ("import sys,time\nfrom bench.hosts import Lab\nlab = Lab(['a', 'b'], prefix=sys.argv[1]).start()\n"
              "p = lab.popen('a', ['sleep', '600'])\nprint(lab.tag, p.pid, flush=True)\ntime.sleep(600)\n")
 
