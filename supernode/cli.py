@@ -50,7 +50,7 @@ FLAGS = [
      "pieces of one task the supernode sends at once (3; 0 = peer-down-limit)"),
     ("--supernode-upload-total", "supernode_upload_total", int,
      "pieces of all tasks the supernode sends at once (4; 0 = no such cap): about uplink / a peer's downlink + 1"),
-    ("--piece-size", "piece_size", str, "piece size of new tasks, 1M-15M in whole MiB (0 = about 128 pieces per file)"),
+    ("--piece-size", "piece_size", str, "piece size of new tasks, 1M-15M in whole MiB (0 = about 256 pieces per file)"),
     ("--upload-rate", "upload_rate", str, "piece server pacing, e.g. 11.5M bytes/s: a bit under the uplink (0 = off)"),
     ("--pull-hold", "pull_hold", str, "hold a 602 reply up to this long until new pieces exist, e.g. 1s (0 = off)"),
     ("--elimination-limit", "elimination_limit", int, "serving failures before a peer is dropped (5)"),

@@ -38,7 +38,7 @@ class SupernodeConfig:
     source_connect_timeout: float = field(default="5s", metadata=DURATION)
     source_read_timeout: float = field(default="60s", metadata=DURATION)
     cdn_writers: int = 4
-    piece_size: int = field(default="0", metadata=SIZE)    # 0 = about 128 pieces per file; else whole MiB, 1-15
+    piece_size: int = field(default="0", metadata=SIZE)    # 0 = about 256 pieces per file; else whole MiB, 1-15
     # scheduler
     scheduler_policy: str = "rarest-first"
     peer_up_limit: int = 3

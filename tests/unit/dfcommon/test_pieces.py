@@ -50,7 +50,8 @@ def test_range_strings():
             pieces.parse_range(bad)
 
 
-@pytest.mark.parametrize("length,mib", [(0, 1), (1, 1), (100 << 20, 1), (200 << 20, 2), (256 << 20, 2),
-                                        (1 << 30, 8), (5 << 30, 15), (None, 4), (-1, 4)])
-def test_auto_piece_size_aims_at_about_128_pieces(length, mib):
+@pytest.mark.parametrize("length,mib", [(0, 1), (1, 1), (100 << 20, 1), (256 << 20, 1), (384 << 20, 2),
+                                        (512 << 20, 2), (1 << 30, 4), (3 << 30, 12), (5 << 30, 15), (None, 4),
+                                        (-1, 4)])
+def test_auto_piece_size_aims_at_about_256_pieces(length, mib):
     assert pieces.auto_piece_size(length) == mib << 20
