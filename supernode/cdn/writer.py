@@ -243,9 +243,12 @@ class StreamingPieceSink:
 
     def finish(self, empty_piece: bool) -> dict[int, str]:
         """Write the single empty piece of an empty source when ``empty_piece``; return ``{piece: md5}``."""
-        if empty_piece and self._md5 is None and self.length == 0 and self._begin(allow_empty=True):
-            self._end()
-        self._steps.drain()
+        try:
+            if empty_piece and self._md5 is None and self.length == 0 and self._begin(allow_empty=True):
+                self._end()
+            self._steps.drain()
+        finally:
+            self._steps.close()             # its native thread ends with the download
         return self.md5s
 
     def close(self) -> None:
