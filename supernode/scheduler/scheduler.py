@@ -29,6 +29,7 @@ from .progress import ProgressStore
 log = logging.getLogger(__name__)
 SUPERNODE = ""        # the source id of the supernode in running/progress records
 SECOND_COPY_AFTER = 10.0    # seconds a supernode send may run before another client gets a copy of its piece
+_LIVE, _SKIP, _DEAD = 0, 1, 2   # a holder serves this client / not this client / nobody (dropped as a holder)
 
 
 @dataclass(frozen=True)
@@ -89,20 +90,22 @@ class Scheduler:
         running = len(client.running)
         if running >= self.limits.peer_down_limit:
             return ScheduleResult([], busy=True)
-        view = PieceView(holders=lambda p: len(self._live_holders(task_id, p, peer_id)),
-                         in_flight=lambda p: pr.in_flight(task_id, p), running=list(client.running))
+        verdicts: dict[str, int] = {}      # peer id -> _LIVE / _SKIP / _DEAD, worked out once per call
+        live = lambda p: self._live_holders(task_id, p, peer_id, verdicts)    # noqa: E731
+        view = PieceView(holders=lambda p: len(live(p)), in_flight=lambda p: pr.in_flight(task_id, p),
+                         running=list(client.running))
         state = pr.peer(peer_id)
         sn_only = state is not None and state.client_error_count > self.limits.failure_count_limit
         out: list[Assignment] = []
         sn_task, sn_total = pr.superload(task_id), pr.superload_total()     # supernode sends running now
         for piece in self.policy.order(available, view, self.rng):
-            dst = SUPERNODE if sn_only else self._pick_holder(task_id, piece, peer_id)
+            dst = SUPERNODE if sn_only else self._pick_holder(live(piece))
             if dst == SUPERNODE and self.limits.supernode_full(sn_task, sn_total):
                 continue                      # the supernode already serves its share
-            if dst == SUPERNODE and not sn_only and self._on_its_way(task_id, piece, peer_id):
+            if dst == SUPERNODE and not sn_only and self._on_its_way(task_id, piece, live(piece)):
                 continue                      # a second copy: a peer will hold it soon
             if dst == SUPERNODE and not sn_only and (pr.cdn_fetching() or not pr.sn_complete(task_id)) \
-                    and self._live_holders(task_id, piece, peer_id):
+                    and live(piece):
                 continue                      # busy holders: keep the supernode for new pieces
             pr.start_piece(cid, piece, dst)
             if dst == SUPERNODE:
@@ -113,30 +116,43 @@ class Scheduler:
                 break
         return ScheduleResult(out, wait=not out)
 
-    def _on_its_way(self, task_id: str, piece: int, requester: str) -> bool:
+    def _on_its_way(self, task_id: str, piece: int, live_holders: list[str]) -> bool:
         """Nobody holds ``piece`` yet but the supernode is sending it to another client (for a short while)."""
         since = self.progress.sn_sending_since(task_id, piece)
         if since is None or self.progress.now() - since > SECOND_COPY_AFTER:
             return False
-        return not self._live_holders(task_id, piece, requester)
+        return not live_holders
 
-    def _live_holders(self, task_id: str, piece: int, requester: str) -> list[str]:
-        """Holders that can serve; dead ones (unknown, service down, eliminated) are dropped for good."""
-        live = []
-        for pid in list(self.progress.holders(task_id, piece)):
-            peer, state = self.peers.get(pid), self.progress.peer(pid)
-            if peer is None or state is None or peer.service_down_time > 0 \
-                    or state.service_error_count >= self.limits.elimination_limit:
-                self.progress.drop_holder(task_id, piece, pid)
-                continue
-            if pid == requester or peer.cdn_pattern or self.progress.blacklisted(requester, pid):
-                continue
-            live.append(pid)
+    def _live_holders(self, task_id: str, piece: int, requester: str, verdicts: dict | None = None) -> list[str]:
+        """Holders that can serve ``requester``; dead ones (unknown, service down, eliminated) are dropped for
+        good. ``verdicts`` keeps each peer's verdict for the rest of one schedule call: a call looks at every
+        holder of every available piece, the same few peers over and over."""
+        verdicts = {} if verdicts is None else verdicts
+        live, dead = [], []
+        for pid in self.progress.holders(task_id, piece):
+            verdict = verdicts.get(pid)
+            if verdict is None:
+                verdict = verdicts[pid] = self._verdict(pid, requester)
+            if verdict == _LIVE:
+                live.append(pid)
+            elif verdict == _DEAD:
+                dead.append(pid)
+        for pid in dead:
+            self.progress.drop_holder(task_id, piece, pid)
         return live
 
-    def _pick_holder(self, task_id: str, piece: int, requester: str) -> str:
+    def _verdict(self, pid: str, requester: str) -> int:
+        peer, state = self.peers.get(pid), self.progress.peer(pid)
+        if peer is None or state is None or peer.service_down_time > 0 \
+                or state.service_error_count >= self.limits.elimination_limit:
+            return _DEAD
+        if pid == requester or peer.cdn_pattern or self.progress.blacklisted(requester, pid):
+            return _SKIP
+        return _LIVE
+
+    def _pick_holder(self, live_holders: list[str]) -> str:
         best, best_load = SUPERNODE, None
-        for pid in self._live_holders(task_id, piece, requester):
+        for pid in live_holders:
             load = self.progress.peer(pid).producer_load
             if load + 1 > self.limits.peer_up_limit:
                 continue
