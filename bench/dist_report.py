@@ -44,7 +44,15 @@ def _row_cpu(r, args):
     return [r["layers"], r["hosts"], r["mode"], f"{100 * cpu['machine_busy']:.0f}%", f"{100 * lab_share:.0f}%",
             per_host.get("sn", 0.0), per_host.get("origin", 0.0), host_cpu,
             f"{100 * busy('origin', 'origin_uplink'):.0f}%", f"{100 * busy('sn', 'sn_uplink'):.0f}%",
-            _hub_wait(r)]
+            _hub_wait(r), _dfdaemon_wait(r)]
+
+
+def _dfdaemon_wait(r) -> str:
+    """Mean share of the run the hosts' dfdaemon main threads were runnable but had no core."""
+    waits = [v for k, v in (r["cpu"].get("run_queue_wait_s") or {}).items() if k.endswith(":dfdaemon")]
+    if r["mode"] != "p2p" or not waits:
+        return "-"
+    return f"{100 * statistics.mean(waits) / max(r['cpu']['wall_s'], 1e-9):.0f}%"
 
 
 def _hub_wait(r) -> str:
@@ -128,12 +136,16 @@ def _analysis(data) -> str:
                                                       if cpu[10] != "-" else "") + f"{tail}.")
     busiest = max(r["cpu"]["machine_busy"] for r in data["runs"])
     lab = max(float(_row_cpu(r, args)[4].rstrip("%")) for r in data["runs"]) / 100
+    waited = max(p2p, key=lambda r: float(_dfdaemon_wait(r).rstrip("%") or 0) if _dfdaemon_wait(r) != "-" else 0)
     cpu_note = (f"CPU: the lab's own processes (registry, supernode, dfdaemons, pull clients) used at most "
                 f"{100 * lab:.0f}% of the 2 cores in any run, the whole machine (other work included) up to "
                 f"{100 * busiest:.0f}%. "
                 + ("At that level CPU, not the links, bounds the busiest runs: their P2P figures are upper bounds."
-                   if lab >= 0.85 else "The links, not the CPU, set the pace; runs that met other work on the "
-                   "machine near 100% may still have been slowed by it."))
+                   if lab >= 0.85 else "The links set most of the pace, but not all of it: ")
+                + (f"in the busiest P2P run ({waited['layers']} layer(s), N = {waited['hosts']}) the dfdaemons' main "
+                   f"threads waited for a core {_dfdaemon_wait(waited)} of the run on average and the supernode's hub "
+                   f"{_hub_wait(waited)}, so every hop took longer than its bytes alone need."
+                   if lab < 0.85 and _dfdaemon_wait(waited) != "-" else ""))
     return "How the P2P time splits up (link counters sampled every second):\n\n" + "\n".join(lines) + "\n\n" + cpu_note
 
 
@@ -158,7 +170,7 @@ Three changes since the last figures, each measured at N = 8 with one layer (3 r
   its socket from the origin backed up to 7 MB (`ss`: Recv-Q) late in the pull, TCP's window closed, and the CDN's
   fetch ended at 24.2 s instead of 23.1 s. The origin and the supernode stand for machines of their own, so their
   sessions now run at nice -10 (a process's own nice value does nothing across sessions: that is why raising it
-  had made no difference before). Their hub then waits about 10% of the run and the fetch ends at 23.1 s:
+  had made no difference before). Its hub then waits about 11% of the run and the fetch ends at 23.1 s:
   1.16-1.17 x T_min instead of 1.18-1.19 (still with 2 MiB pieces). A CPU group per host with equal weights
   (`--cpu-groups`) was slower (1.21-1.23). The CDN also no longer waits for a native-thread round trip per block:
   hashing and writing run in an ordered pipeline beside the reader.
@@ -176,7 +188,7 @@ every host 1.0, 1.8, 2.6 and 3.4 s after the CDN held it, and between layers the
 0.5 s each). Tried and not kept: every host reading all layers ahead once the manifest is served (1.27-1.33 x T_min),
 only the next layer ahead (1.20-1.28), the config blob at manifest time (1.21-1.23), and supernode copies whenever
 its link is otherwise idle (1.20-1.21, with more supernode copies). The emulated hosts still share 2 cores: at
-N = 8 the machine is 80-95% busy, and a dfdaemon's main thread waits for a core about a quarter of the run.
+N = 8 the machine is 80-95% busy, and a dfdaemon's main thread waits for a core about 30% of the run.
 Next step: let peers forward a piece while it is still arriving (sub-piece streaming), so a hop and each layer's
 tail cost a block rather than a piece; and measure the several-layer case with a client that pulls layers
 concurrently (docker and containerd fetch three at once)."""
@@ -200,7 +212,8 @@ def render(data) -> str:
     head = ["layers", "N", "mode", "last done (s)", "median (s)", "T_min (s)", "last/T_min", "range of repeats (runs)",
             "origin bytes per blob (x)", "supernode payload (x F)", "supernode uplink (x F)", "hosts' uplinks (x F)"]
     cpu_head = ["layers", "N", "mode", "machine CPU busy", "of it the lab's processes", "supernode CPU (s)", "registry CPU (s)",
-                "CPU per host (s)", "origin uplink busy", "supernode uplink busy", "supernode waited for a core"]
+                "CPU per host (s)", "origin uplink busy", "supernode uplink busy", "supernode waited for a core",
+                "dfdaemons waited for a core (mean)"]
     u = args["uplink"]
     return f"""## Distribution to emulated hosts (`python -m bench.distribution`)
 
@@ -227,7 +240,8 @@ Reproduce: `make bench` (as root), or `sudo .venv/bin/python -m bench.distributi
 
 Where the time goes (CPU seconds summed over each namespace's processes during the run; "busy" = share of the
 2 cores, or of the link rate over the time to the last host; "waited for a core" = share of the run the
-supernode's main thread, its gevent hub, was runnable but not running, from `/proc/<pid>/schedstat`). {_groups_note(runs)}
+supernode's main thread (its gevent hub), or a host's dfdaemon main thread, was runnable but not running, from
+`/proc/<pid>/schedstat`). {_groups_note(runs)}
 
 {table(cpu_head, [_row_cpu(r, args) for r in runs])}
 
