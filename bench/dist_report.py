@@ -180,18 +180,21 @@ Three changes since the last figures, each measured at N = 8 with one layer (3 r
   default piece size is now about 1/256 of the file (1 MiB here, was 2 MiB; Dragonfly used 4 MiB), which halves the
   bytes in those queues: 1.13-1.14 x T_min instead of 1.16-1.17, and N = 4 went from 1.14 to 1.11.
 
-**What is left.** tbf's own framing (the CDN's fetch alone ends at about 1.07 x F/u_s), the pacing margin, the
-queueing just described, and with several layers the client's own order: skopeo copies into `dir:` one layer at a
-time, so a host asks for layer k+1 only after its layer k is complete. A trace at N = 8 with 4 layers: the hosts
-registered for layers 2, 3 and 4 1.0, 1.7 and 2.5 s after the CDN began fetching them, each layer was complete on
-every host 1.0, 1.8, 2.6 and 3.4 s after the CDN held it, and between layers the supernode's link idled (about
-0.5 s each). Tried and not kept: every host reading all layers ahead once the manifest is served (1.27-1.33 x T_min),
-only the next layer ahead (1.20-1.28), the config blob at manifest time (1.21-1.23), and supernode copies whenever
-its link is otherwise idle (1.20-1.21, with more supernode copies). The emulated hosts still share 2 cores: at
+**Several layers and the client's order.** docker, containerd and podman fetch an image's layers concurrently,
+and so does skopeo into an OCI layout (the tables above). Into `dir:` skopeo copies one layer after the other, and a
+host asks for layer k+1 only once its layer k is complete; with `--skopeo-dest dir` the same 4-layer image took
+1.11 / 1.16 / 1.23 x T_min at N = 2 / 4 / 8 (medians of 3, `make bench` the same day). A trace at N = 8 with `dir:`: the hosts registered for layers 2, 3 and 4 1.0, 1.7 and 2.5 s after the
+CDN began fetching them, each layer was complete on every host 1.0, 1.8, 2.6 and 3.4 s after the CDN held it, and
+between layers the supernode's link idled (about 0.5 s each): every layer pays the pipeline's drain. Tried for
+`dir:` and not kept: every host reading all layers ahead once the manifest is served (1.27-1.33 x T_min), only the
+next layer ahead (1.20-1.28), the config blob at manifest time (1.21-1.23), supernode copies whenever its link is
+otherwise idle (1.20-1.21, with more supernode copies), 6 pieces per client at once (1.21-1.32).
+
+**What is left.** tbf's own framing (the CDN's fetch alone ends at about 1.07 x F/u_s), the pacing margin and the
+queueing just described. The emulated hosts still share 2 cores: at
 N = 8 the machine is 80-95% busy, and a dfdaemon's main thread waits for a core about 30% of the run.
 Next step: let peers forward a piece while it is still arriving (sub-piece streaming), so a hop and each layer's
-tail cost a block rather than a piece; and measure the several-layer case with a client that pulls layers
-concurrently (docker and containerd fetch three at once)."""
+drain cost a block rather than a piece."""
 
 NEXT_STEP = DONE_NOTE
 
@@ -206,7 +209,10 @@ def render(data) -> str:
     args = data["args"]
     runs = data["runs"]
     client = args["client"]
-    how = ("skopeo through each host's dfdaemon mirror" if client == "mirror"
+    dest = args.get("skopeo_dest", "dir")
+    into = ("into an OCI layout (`oci:`; skopeo then copies an image's layers concurrently, as docker, containerd "
+            "and podman pull)" if dest == "oci" else "into `dir:` (skopeo copies one layer after the other)")
+    how = (f"skopeo through each host's dfdaemon mirror, {into}" if client == "mirror"
            else "dfget on the blob URLs (one dfget per layer, all at once)")
     size_mib = args["size_mib"]
     head = ["layers", "N", "mode", "last done (s)", "median (s)", "T_min (s)", "last/T_min", "range of repeats (runs)",
@@ -222,7 +228,7 @@ ingress policing on this kernel; downlinks {'limited to ' + str(args['downlink']
 Origin: docker-registry with uplink u_s = {args['origin_uplink'] or u:g} Mbit/s; supernode uplink
 {args['sn_uplink'] or u:g} Mbit/s; N hosts with uplink u = {u:g} Mbit/s. Image: {size_mib} MiB of random data in
 1 layer, and in {', '.join(str(x) for x in sorted({r['layers'] for r in runs}) if x > 1) or '-'} layers. All hosts start at once.
-P2P: {how}. Direct: skopeo on every host straight from the origin. Hosts, supernode and origin run on one
+P2P: {how}. Direct: the same skopeo on every host straight from the origin. Hosts, supernode and origin run on one
 machine: {data['machine']}. {_priority_note(args)}
 
 T_min = max(F/u_s, F/d, N*F/(u_s + N*u)) (Kumar and Ross); F counts every blob of the image. Byte columns are in

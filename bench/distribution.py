@@ -151,7 +151,8 @@ class Distribution:
             return procs
         home = svc.skopeo_home(lab, host, work, "origin", mirror=(mode == "p2p"))
         env = dict(os.environ, HOME=home, XDG_RUNTIME_DIR=home)
-        argv = svc.skopeo_pull_argv(lab, "origin", self.repo, os.path.join(work, f"out-{host}"), work)
+        argv = svc.skopeo_pull_argv(lab, "origin", self.repo, os.path.join(work, f"out-{host}"), work,
+                                    dest=self.args.skopeo_dest)
         return [lab.popen(host, argv, name=f"skopeo-{mode}", env=env)]
 
     def _verify(self, work: str, client: str) -> None:
@@ -160,6 +161,8 @@ class Distribution:
         for h in self.hosts:
             for b in self.image.layers:
                 path = os.path.join(work, f"out-{h}", b.digest.split(":")[1])
+                if client != "dfget":
+                    path = svc.skopeo_blob_path(os.path.join(work, f"out-{h}"), self.args.skopeo_dest, b.digest)
                 if client == "dfget":
                     hs = hashlib.sha256()
                     with open(path, "rb") as f:
@@ -230,6 +233,9 @@ def parse_args(argv):
     ap.add_argument("--downlink", type=float, default=0.0, help="host downlink d in Mbit/s (0: unlimited)")
     ap.add_argument("--client", default="auto", choices=("auto", "mirror", "dfget"),
                     help="P2P pulls through the dfdaemon mirror with skopeo, or dfget on blob URLs")
+    ap.add_argument("--skopeo-dest", default="oci", choices=("oci", "dir"),
+                    help="where skopeo copies the image: oci (an OCI layout: the layers are copied concurrently, as "
+                         "docker, containerd and podman pull; default) or dir (one layer after the other)")
     ap.add_argument("--supernode-args", default="", help="extra supernode flags, e.g. '--max-bandwidth 11M'")
     ap.add_argument("--sweep", default="--piece-size 4M;--pull-hold 0;--supernode-upload-limit 100 --supernode-upload-total 0;"
                                      "--peer-up-limit 5",

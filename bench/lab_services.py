@@ -108,10 +108,21 @@ def skopeo_home(lab: Lab, host: str, workdir: str, registry_host: str, mirror: b
     return home
 
 
-def skopeo_pull_argv(lab: Lab, registry_host: str, repo: str, dest_dir: str, workdir: str) -> list[str]:
+def skopeo_pull_argv(lab: Lab, registry_host: str, repo: str, dest_dir: str, workdir: str,
+                     dest: str = "oci") -> list[str]:
+    """skopeo copying ``repo`` into ``dest_dir``: ``oci`` (an OCI layout; skopeo copies the layers concurrently,
+    as docker, containerd and podman pull) or ``dir`` (one layer after the other)."""
+    if dest not in ("oci", "dir"):
+        raise ValueError(f"skopeo destination must be oci or dir, not {dest!r}")
     src = f"docker://{lab.ip(registry_host)}:{REGISTRY_PORT}/{repo}"
     return ["skopeo", "--policy", _policy(workdir), "copy", "--src-tls-verify=false", "--retry-times", "0",
-            src, f"dir:{dest_dir}"]
+            src, f"{dest}:{dest_dir}"]
+
+
+def skopeo_blob_path(dest_dir: str, dest: str, digest: str) -> str:
+    """Where skopeo put the blob ``digest`` in ``dest_dir`` for destination ``dest`` (see skopeo_pull_argv)."""
+    algo, hexdigest = digest.split(":", 1)
+    return os.path.join(dest_dir, "blobs", algo, hexdigest) if dest == "oci" else os.path.join(dest_dir, hexdigest)
 
 
 def dfget_argv(lab: Lab, host: str, url: str, out: str, home: str, sn_host: str) -> list[str]:
