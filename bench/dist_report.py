@@ -140,12 +140,12 @@ def _analysis(data) -> str:
     cpu_note = (f"CPU: the lab's own processes (registry, supernode, dfdaemons, pull clients) used at most "
                 f"{100 * lab:.0f}% of the 2 cores in any run, the whole machine (other work included) up to "
                 f"{100 * busiest:.0f}%. "
-                + ("At that level CPU, not the links, bounds the busiest runs: their P2P figures are upper bounds."
+                + ("At that level CPU, not the links, bounds the busiest runs, and their P2P figures are upper bounds: "
                    if lab >= 0.85 else "The links set most of the pace, but not all of it: ")
                 + (f"in the busiest P2P run ({waited['layers']} layer(s), N = {waited['hosts']}) the dfdaemons' main "
                    f"threads waited for a core {_dfdaemon_wait(waited)} of the run on average and the supernode's hub "
                    f"{_hub_wait(waited)}, so every hop took longer than its bytes alone need."
-                   if lab < 0.85 and _dfdaemon_wait(waited) != "-" else ""))
+                   if _dfdaemon_wait(waited) != "-" else ""))
     return "How the P2P time splits up (link counters sampled every second):\n\n" + "\n".join(lines) + "\n\n" + cpu_note
 
 
@@ -162,7 +162,7 @@ asks the supernode to preheat that image, blob after blob in manifest order, so 
 between layers. The piece server is paced (`upload_rate`, here 97% of the supernode link's TCP payload rate) so its
 egress queue stays short and the ACKs of its own origin download are not stuck behind piece data.
 
-Three changes since the last figures, each measured at N = 8 with one layer (3 runs each):
+What changed since the last figures, each measured at N = 8 with one layer (3 runs each):
 
 - **The supernode was starved of CPU, not of bandwidth.** Each process the benchmark starts has a session of its
   own, and the kernel (autogroup scheduling) shares the cores between sessions first: the supernode weighed as
@@ -192,7 +192,7 @@ otherwise idle (1.20-1.21, with more supernode copies), 6 pieces per client at o
 
 **What is left.** tbf's own framing (the CDN's fetch alone ends at about 1.07 x F/u_s), the pacing margin and the
 queueing just described. The emulated hosts still share 2 cores: at
-N = 8 the machine is 80-95% busy, and a dfdaemon's main thread waits for a core about 30% of the run.
+N = 8 the machine is 85-95% busy, and a dfdaemon's main thread waits for a core 35-45% of the run.
 Next step: let peers forward a piece while it is still arriving (sub-piece streaming), so a hop and each layer's
 drain cost a block rather than a piece."""
 
