@@ -159,18 +159,16 @@ class Distribution:
         """Every host holds every layer byte-exact (skopeo checks digests itself; dfget output is hashed)."""
         import hashlib
         for h in self.hosts:
+            out = os.path.join(work, f"out-{h}")
             for b in self.image.layers:
-                path = os.path.join(work, f"out-{h}", b.digest.split(":")[1])
-                if client != "dfget":
-                    path = svc.skopeo_blob_path(os.path.join(work, f"out-{h}"), self.args.skopeo_dest, b.digest)
                 if client == "dfget":
                     hs = hashlib.sha256()
-                    with open(path, "rb") as f:
+                    with open(os.path.join(out, b.digest.split(":")[1]), "rb") as f:
                         for block in iter(lambda: f.read(MiB), b""):
                             hs.update(block)
                     ok = "sha256:" + hs.hexdigest() == b.digest
                 else:
-                    ok = os.path.getsize(path) == b.size
+                    ok = os.path.getsize(svc.skopeo_blob_path(out, self.args.skopeo_dest, b.digest)) == b.size
                 if not ok:
                     raise SystemExit(f"{h}: layer {b.digest} is wrong after the pull")
 
@@ -185,13 +183,13 @@ def run_case(args, work: str, layers: int, n: int, client: str, registry_dir: st
         if layers not in pushed:
             svc.push_image(lab, "origin", image.oci_ref, dist.repo, work)
             pushed.add(layers)
+        bound = t_min(dist.size, n, (args.origin_uplink or args.uplink) * 1e6 / 8, args.uplink * 1e6 / 8,
+                      args.downlink * 1e6 / 8 if args.downlink else None)
         for mode in (["p2p", "direct"] if args.direct else ["p2p"]):
             tries = []
             for _ in range(max(1, args.repeats) if mode == "p2p" else 1):
                 r = dist.run(mode, client)
-                u = args.uplink * 1e6 / 8
-                r["t_min_s"] = t_min(dist.size, n, (args.origin_uplink or args.uplink) * 1e6 / 8, u,
-                                     args.downlink * 1e6 / 8 if args.downlink else None)
+                r["t_min_s"] = bound
                 r["ratio"] = r["last_s"] / r["t_min_s"]
                 print(f"  layers={layers} N={n} {mode:6s} last={r['last_s']:.1f}s median={r['median_s']:.1f}s "
                       f"T_min={r['t_min_s']:.1f}s ratio={r['ratio']:.2f} cpu_busy={r['cpu']['machine_busy']:.0%}",

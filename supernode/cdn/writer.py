@@ -34,11 +34,14 @@ def _md5_and_write(writer, offset: int, wrapped, native_write: bool) -> str:
     return md5
 
 
-class PieceSink:
-    def __init__(self, writer, piece_size: int, start_piece: int, writers: int, file_md5, on_written):
-        """``file_md5`` is a running hashlib md5 of the source bytes (already fed with any resumed prefix);
-        ``on_written(piece_num, piece_md5)`` is called from a writer thread after each piece is written.
-        A writer whose class sets ``offloadable = True`` is written from native threads under gevent."""
+class _Sink:
+    """What both sinks keep: where the pieces go, the running file md5, the report, what was written so far.
+
+    ``file_md5`` is a running hashlib md5 of the source bytes (already fed with any resumed prefix);
+    ``on_written(piece_num, piece_md5)`` is called after each piece is written. A writer whose class sets
+    ``offloadable = True`` is written from native threads under gevent."""
+
+    def __init__(self, writer, piece_size: int, start_piece: int, file_md5, on_written):
         self.writer = writer
         self.piece_size = piece_size
         self.content_size = pieces.content_size(piece_size)
@@ -48,6 +51,13 @@ class PieceSink:
         self.md5s: dict[int, str] = {}
         self.bytes_fed = 0
         self._native_write = bool(getattr(writer, "offloadable", False))
+
+
+class PieceSink(_Sink):
+    def __init__(self, writer, piece_size: int, start_piece: int, writers: int, file_md5, on_written):
+        """See :class:`_Sink`; ``writers`` threads hash, write and report whole pieces (``on_written`` runs in
+        one of them)."""
+        super().__init__(writer, piece_size, start_piece, file_md5, on_written)
         self._piece: bytearray | None = None     # the wrapped piece being filled
         self._fill = 0                           # content bytes in it
         self._error: BaseException | None = None
@@ -174,7 +184,7 @@ def _hash_and_write(piece_md5, file_md5, writer, offset: int, block, native_writ
         writer.write_at(offset, block)
 
 
-class StreamingPieceSink:
+class StreamingPieceSink(_Sink):
     """The :class:`PieceSink` contract for a source of known length, holding no piece in memory.
 
     Each block goes to its place in the task file at once (``header | content | tail`` of its piece), and
@@ -190,16 +200,8 @@ class StreamingPieceSink:
                  depth: int = 4):
         if length < 0:
             raise ValueError("StreamingPieceSink needs the source length")
-        self.writer = writer
-        self.piece_size = piece_size
-        self.content_size = pieces.content_size(piece_size)
-        self.next_piece = start_piece
-        self.file_md5 = file_md5
-        self.on_written = on_written
+        super().__init__(writer, piece_size, start_piece, file_md5, on_written)
         self.length = length
-        self.md5s: dict[int, str] = {}
-        self.bytes_fed = 0
-        self._native_write = bool(getattr(writer, "offloadable", False))
         self._md5 = None            # md5 of the piece being written (None: no piece started)
         self._n = 0                 # content bytes of that piece
         self._fill = 0              # content bytes of it written so far

@@ -99,13 +99,14 @@ class Scheduler:
         out: list[Assignment] = []
         sn_task, sn_total = pr.superload(task_id), pr.superload_total()     # supernode sends running now
         for piece in self.policy.order(available, view, self.rng):
-            dst = SUPERNODE if sn_only else self._pick_holder(live(piece))
+            holders = [] if sn_only else live(piece)
+            dst = SUPERNODE if sn_only else self._pick_holder(holders)
             if dst == SUPERNODE and self.limits.supernode_full(sn_task, sn_total):
                 continue                      # the supernode already serves its share
-            if dst == SUPERNODE and not sn_only and self._on_its_way(task_id, piece, live(piece)):
+            if dst == SUPERNODE and not sn_only and self._on_its_way(task_id, piece, holders):
                 continue                      # a second copy: a peer will hold it soon
             if dst == SUPERNODE and not sn_only and (pr.cdn_fetching() or not pr.sn_complete(task_id)) \
-                    and live(piece):
+                    and holders:
                 continue                      # busy holders: keep the supernode for new pieces
             pr.start_piece(cid, piece, dst)
             if dst == SUPERNODE:
@@ -123,11 +124,10 @@ class Scheduler:
             return False
         return not live_holders
 
-    def _live_holders(self, task_id: str, piece: int, requester: str, verdicts: dict | None = None) -> list[str]:
+    def _live_holders(self, task_id: str, piece: int, requester: str, verdicts: dict) -> list[str]:
         """Holders that can serve ``requester``; dead ones (unknown, service down, eliminated) are dropped for
         good. ``verdicts`` keeps each peer's verdict for the rest of one schedule call: a call looks at every
         holder of every available piece, the same few peers over and over."""
-        verdicts = {} if verdicts is None else verdicts
         live, dead = [], []
         for pid in self.progress.holders(task_id, piece):
             verdict = verdicts.get(pid)
