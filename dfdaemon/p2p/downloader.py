@@ -21,6 +21,7 @@ import requests
 
 from dfcommon.errors import ConfigError
 from dfcommon.http import make_session
+from dfcommon.pool_http import PoolClient
 from dfcommon.ratelimit import TokenBucket
 
 from .job import DownloadJob
@@ -101,7 +102,10 @@ class Downloader:
         self.session = session or make_session(timeout=(5.0, 30.0), retries=0, user_agent=self.user_agent,
                                                pool=max(8, options.client_queue_size * 2))
         self.peer_verify = _verify_for(options)
-        self.client = client or SupernodeClient(timeout=options.supernode_timeout, token=options.supernode_token,
+        # pieces and supernode calls: urllib3 pools (see dfcommon.pool_http); the session is for back-to-source
+        self.http = PoolClient(pool_size=max(8, options.client_queue_size * 2), user_agent=self.user_agent)
+        self.client = client or SupernodeClient(self.http, timeout=options.supernode_timeout,
+                                                token=options.supernode_token,
                                                 user_agent=self.user_agent, scheme=options.supernode_scheme,
                                                 verify=self.peer_verify)
         self.key_trust = KeyTrust(trusted_keys_dir(options.work_home), self.client) if options.trust_keys else None

@@ -158,7 +158,7 @@ class DownloadJob:
         # The whole-file md5 pass only runs when something needs it: an explicit md5 from the caller, or
         # pieces that came without their own md5 (a caller that checks a sha256 itself never needs it).
         hasher = PrefixMd5(self.progress, self.data_path) if self.req.md5 else None
-        fetcher = PieceFetcher(self.dl.session, self.limiter, self.opts.min_rate, self.dl.user_agent,
+        fetcher = PieceFetcher(self.dl.http, self.limiter, self.opts.min_rate, self.dl.user_agent,
                                source_headers=self.req.headers, source_verify=self._verify(),
                                peer_verify=self.dl.peer_verify)
         loop = PullLoop(self.dl.client, registrar, self._register_request, reg, fetcher, data, self.progress,

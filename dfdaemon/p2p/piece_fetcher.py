@@ -13,10 +13,9 @@ import hashlib
 import logging
 import time
 
-import requests
-
 from dfcommon.offload import offload
 from dfcommon.pieces import WRAP_SIZE, parse_header, parse_range
+from dfcommon.pool_http import HttpError, PoolClient
 
 from .piece_writer import DataFile, piece_offset
 from .supernode_client import PieceTask
@@ -112,10 +111,10 @@ class _Consumer:
 class PieceFetcher:
     """Fetches pieces with ``Range``/``pieceNum``/``pieceSize`` headers and checks their md5."""
 
-    def __init__(self, session: requests.Session, limiter=None, min_rate: int = 64 << 10,
+    def __init__(self, http: PoolClient, limiter=None, min_rate: int = 64 << 10,
                  user_agent: str = "dfget", connect_timeout: float = 5.0, source_headers=None,
                  source_verify=True, peer_verify=True):
-        self.session = session
+        self.http = http
         self.limiter = limiter
         self.min_rate = min_rate
         self.user_agent = user_agent
@@ -146,21 +145,20 @@ class PieceFetcher:
         timeout = piece_timeout(task.piece_size, self.min_rate)
         deadline = time.monotonic() + timeout
         try:
-            resp = self.session.get(url, headers=headers, stream=True, timeout=(self.connect_timeout, timeout),
-                                    verify=self.source_verify if source else self.peer_verify)
-        except requests.Timeout:
-            raise PieceError("timeout", f"piece {task.range}: no reply from {url}") from None
-        except requests.RequestException as e:
-            raise PieceError("connect", f"piece {task.range}: {e.__class__.__name__} for {url}") from None
+            resp = self.http.request("GET", url, headers=headers, timeout=(self.connect_timeout, timeout),
+                                     verify=self.source_verify if source else self.peer_verify, env_proxies=source)
+        except HttpError as e:
+            if e.kind == "timeout":
+                raise PieceError("timeout", f"piece {task.range}: no reply from {url}") from None
+            raise PieceError("connect", f"piece {task.range}: {e} for {url}") from None
         with resp:
-            if resp.status_code == 404:
+            if resp.status == 404:
                 raise PieceError("not_found", f"piece {task.range}: 404 from {url}", status=404)
-            if resp.status_code in (401, 403):
-                raise PieceError("denied", f"piece {task.range}: HTTP {resp.status_code} from {url}: "
-                                 f"{resp.text[:200].strip()}", status=resp.status_code)
-            if resp.status_code not in (200, 206):
-                raise PieceError("http", f"piece {task.range}: HTTP {resp.status_code} from {url}",
-                                 status=resp.status_code)
+            if resp.status in (401, 403):
+                raise PieceError("denied", f"piece {task.range}: HTTP {resp.status} from {url}: "
+                                 f"{resp.text()}", status=resp.status)
+            if resp.status not in (200, 206):
+                raise PieceError("http", f"piece {task.range}: HTTP {resp.status} from {url}", status=resp.status)
             md5 = hashlib.md5()
             if source:
                 base = piece_offset(task.piece_num, task.piece_size, wrapped=False)
@@ -169,7 +167,7 @@ class PieceFetcher:
                 unwrapper = _Unwrapper(sink, piece_offset(task.piece_num, task.piece_size), task.expected_length)
                 consume = _Consumer(md5, unwrapper.feed)
             try:
-                for block in resp.iter_content(BLOCK):
+                for block in resp.blocks(BLOCK):
                     if cancelled is not None and cancelled.is_set():
                         raise PieceError("cancelled", "download cancelled")
                     if time.monotonic() > deadline:
@@ -181,8 +179,8 @@ class PieceFetcher:
                         written += len(block)
                     else:
                         offload(consume, block)
-            except requests.RequestException as e:
-                raise PieceError("connect", f"piece {task.range}: {e.__class__.__name__} while reading") from None
+            except HttpError as e:
+                raise PieceError(e.kind, f"piece {task.range}: {e}") from None
         real = md5.hexdigest()
         expected = task.expected_md5
         if expected and real != expected:

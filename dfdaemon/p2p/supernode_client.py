@@ -9,9 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import requests
-
-from dfcommon.http import make_session
+from dfcommon.pool_http import HttpError, PoolClient
 
 from . import result as R
 
@@ -123,11 +121,10 @@ def _lower(d) -> dict:
 class SupernodeClient:
     """One client per downloader; ``node`` is ``host:port`` on every call."""
 
-    def __init__(self, session: requests.Session | None = None, timeout: float = DEFAULT_TIMEOUT,
+    def __init__(self, http: PoolClient | None = None, timeout: float = DEFAULT_TIMEOUT,
                  scheme: str = "http", token: str | None = None, user_agent: str = "dfget", verify=True):
-        self.session = session or make_session(timeout=(timeout, timeout), retries=0, user_agent=user_agent)
-        self.verify = verify                    # CA bundle of the supernode's TLS certificate, or True; passed on
-                                                # every call (a session default loses to REQUESTS_CA_BUNDLE)
+        self.http = http or PoolClient(pool_size=16, user_agent=user_agent)
+        self.verify = verify                    # CA bundle of the supernode's TLS certificate, or True
         self.timeout = (timeout, timeout)
         self.scheme = scheme
         self.token = token
@@ -135,33 +132,37 @@ class SupernodeClient:
     def _headers(self) -> dict:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
-    def _call(self, method: str, node: str, path: str, **kw) -> dict:
-        url = f"{self.scheme}://{node}{path}"
+    def _send(self, method: str, node: str, path: str, **kw):
+        """The reply of one call, its body read; :class:`SupernodeError` when no complete reply came."""
         try:
-            resp = self.session.request(method, url, timeout=self.timeout, headers=self._headers(),
-                                        verify=self.verify, **kw)
-        except requests.RequestException as e:
-            raise SupernodeError(node, f"{path} failed: {e.__class__.__name__}") from None
-        if resp.status_code != 200:
-            body = _lower(_json(resp))
+            with self.http.request(method, f"{self.scheme}://{node}{path}", timeout=self.timeout,
+                                   headers=self._headers(), verify=self.verify, **kw) as resp:
+                resp.read()
+            return resp
+        except HttpError as e:
+            raise SupernodeError(node, f"{path} failed: {e}") from None
+
+    def _call(self, method: str, node: str, path: str, **kw) -> dict:
+        resp = self._send(method, node, path, **kw)
+        body = _lower(resp.json())
+        if resp.status != 200:
             code = body.get("code")
-            msg = body.get("message") or body.get("msg") or resp.text[:200]
-            raise SupernodeError(node, f"{path} replied HTTP {resp.status_code}: {msg}",
-                                 status=resp.status_code, code=code if isinstance(code, int) else None)
-        return _lower(_json(resp))
+            msg = body.get("message") or body.get("msg") or resp.text()
+            raise SupernodeError(node, f"{path} replied HTTP {resp.status}: {msg}",
+                                 status=resp.status, code=code if isinstance(code, int) else None)
+        return body
 
     def auth_keys(self, node: str) -> dict | None:
         """``GET /api/v1/auth/keys`` (JWKS of the keys that sign peer tokens); None when the supernode has
         no such endpoint (Dragonfly 1.x) or cannot be asked."""
-        url = f"{self.scheme}://{node}/api/v1/auth/keys"
         try:
-            resp = self.session.get(url, timeout=self.timeout, headers=self._headers(), verify=self.verify)
-        except requests.RequestException as e:
-            log.info("auth keys not fetched node=%s error=%s", node, e.__class__.__name__)
+            resp = self._send("GET", node, "/api/v1/auth/keys")
+        except SupernodeError as e:
+            log.info("auth keys not fetched node=%s error=%s", node, e)
             return None
-        if resp.status_code != 200:
+        if resp.status != 200:
             return None
-        body = _json(resp)
+        body = resp.json()
         return body if isinstance(body.get("keys"), list) else None
 
     def register(self, node: str, req: RegisterRequest) -> RegisterReply:
@@ -196,12 +197,7 @@ class SupernodeClient:
                            range_: str, error_type: str, real_md5: str = "", expected_md5: str = "") -> None:
         params = {"taskId": task_id, "range": range_, "srcCid": src_cid, "dstCid": dst_cid, "dstIp": dst_ip,
                   "realMd5": real_md5, "expectedMd5": expected_md5, "errorType": error_type}
-        url = f"{self.scheme}://{node}/peer/piece/error"
-        try:      # the reply is an empty 200 body
-            self.session.get(url, params=params, timeout=self.timeout, headers=self._headers(),
-                             verify=self.verify)
-        except requests.RequestException as e:
-            raise SupernodeError(node, f"/peer/piece/error failed: {e.__class__.__name__}") from None
+        self._send("GET", node, "/peer/piece/error", params=params)      # an empty 200 body
 
     def service_down(self, node: str, task_id: str, cid: str) -> int:
         params = {"taskId": task_id, "cid": cid}
@@ -212,27 +208,9 @@ class SupernodeClient:
         HTTP status (201 started, 208 already done, 401/403 refused, ...)."""
         body = {"type": "image", "url": manifest_url,
                 "headers": {"Authorization": authorization} if authorization else {}}
-        try:
-            resp = self.session.post(f"{self.scheme}://{node}/preheats", json=body, timeout=self.timeout,
-                                     headers=self._headers(), verify=self.verify)
-        except requests.RequestException as e:
-            raise SupernodeError(node, f"/preheats failed: {e.__class__.__name__}") from None
-        return resp.status_code
+        return self._send("POST", node, "/preheats", json=body).status
 
     def report_metrics(self, node: str, body: dict) -> None:
-        url = f"{self.scheme}://{node}/task/metrics"
-        try:
-            resp = self.session.post(url, json=body, timeout=self.timeout, headers=self._headers(),
-                                     verify=self.verify)
-        except requests.RequestException as e:
-            raise SupernodeError(node, f"/task/metrics failed: {e.__class__.__name__}") from None
-        if resp.status_code != 200:
-            raise SupernodeError(node, f"/task/metrics replied HTTP {resp.status_code}", status=resp.status_code)
-
-
-def _json(resp) -> dict:
-    try:
-        body = resp.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+        resp = self._send("POST", node, "/task/metrics", json=body)
+        if resp.status != 200:
+            raise SupernodeError(node, f"/task/metrics replied HTTP {resp.status}", status=resp.status)

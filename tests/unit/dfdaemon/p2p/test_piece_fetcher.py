@@ -1,7 +1,7 @@
 import os
 
 import pytest
-import requests
+from dfcommon.pool_http import PoolClient
 
 from dfcommon import pieces
 from dfdaemon.p2p.piece_fetcher import PieceError, PieceFetcher, clip_range, piece_timeout
@@ -39,7 +39,7 @@ def task_for(n, blob, port, path="/download/abc/task", md5=None):
 
 def test_fetch_unwraps_verifies_and_writes_at_offset(tmp_path, server, source_bytes):
     blob = server.blobs["/download/abc/task"]
-    fetcher = PieceFetcher(requests.Session())
+    fetcher = PieceFetcher(PoolClient())
     with DataFile(str(tmp_path / "data")) as df:
         total = 0
         for n in (2, 0, 1):                       # out of order on purpose
@@ -56,7 +56,7 @@ def test_md5_mismatch_is_reported_with_both_digests(tmp_path, server):
     blob = server.blobs["/download/abc/task"]
     bad = "0" * 32 + f":{PS}"
     with DataFile(str(tmp_path / "d")) as df, pytest.raises(PieceError) as ei:
-        PieceFetcher(requests.Session()).fetch(task_for(0, blob, server.port, md5=bad), df)
+        PieceFetcher(PoolClient()).fetch(task_for(0, blob, server.port, md5=bad), df)
     assert ei.value.kind == "md5"
     assert ei.value.expected_md5 == "0" * 32
     assert ei.value.real_md5 == pieces.piece_md5(blob[:PS]).split(":")[0]
@@ -65,7 +65,7 @@ def test_md5_mismatch_is_reported_with_both_digests(tmp_path, server):
 def test_missing_file_is_not_found(tmp_path, server):
     blob = server.blobs["/download/abc/task"]
     with DataFile(str(tmp_path / "d")) as df, pytest.raises(PieceError) as ei:
-        PieceFetcher(requests.Session()).fetch(task_for(0, blob, server.port, path="/nope"), df)
+        PieceFetcher(PoolClient()).fetch(task_for(0, blob, server.port, path="/nope"), df)
     assert ei.value.kind == "not_found" and ei.value.status == 404
 
 
@@ -75,7 +75,7 @@ def test_bad_tail_or_header_is_malformed(tmp_path, server):
     server.blobs["/broken"] = bytes(blob)
     t = task_for(0, bytes(blob), server.port, path="/broken", md5="")
     with DataFile(str(tmp_path / "d")) as df, pytest.raises(PieceError) as ei:
-        PieceFetcher(requests.Session()).fetch(t, df)
+        PieceFetcher(PoolClient()).fetch(t, df)
     assert ei.value.kind == "malformed"
 
 
@@ -84,13 +84,13 @@ def test_dead_peer_is_a_connect_error(tmp_path, server):
     blob = server.blobs["/download/abc/task"]
     t = task_for(0, blob, free_port())
     with DataFile(str(tmp_path / "d")) as df, pytest.raises(PieceError) as ei:
-        PieceFetcher(requests.Session()).fetch(t, df)
+        PieceFetcher(PoolClient()).fetch(t, df)
     assert ei.value.kind == "connect"
 
 
 def test_source_pieces_are_raw_ranges_with_cdn_source_header(tmp_path, server, source_bytes):
     url = f"http://127.0.0.1:{server.port}/raw"
-    fetcher = PieceFetcher(requests.Session(), source_headers=[("X-Token", "t1")])
+    fetcher = PieceFetcher(PoolClient(), source_headers=[("X-Token", "t1")])
     n_pieces = (len(source_bytes) + PS - 1) // PS
     with DataFile(str(tmp_path / "d")) as df:
         for n in range(n_pieces):
