@@ -159,7 +159,7 @@ supernode about 0.04 s after the CDN wrote it. A peer serves at most `peer_up_li
 piece crosses a peer's uplink sooner. A client with nothing to fetch has its 602 held (`pull_hold`) and gets the
 next piece in the same call the moment the CDN has written it. When a dfdaemon has served an image manifest it
 asks the supernode to preheat that image, blob after blob in manifest order, so the origin link does not idle
-between layers. The piece server is paced (`upload_rate`, here 97% of the supernode link's TCP payload rate) so its
+between layers. The piece server is paced (`upload_rate`, here 99% of the supernode link's TCP payload rate) so its
 egress queue stays short and the ACKs of its own origin download are not stuck behind piece data.
 
 What changed since the last figures, each measured at N = 8 with one layer (3 runs each):

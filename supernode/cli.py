@@ -44,7 +44,7 @@ FLAGS = [
     ("--young-gc-threshold", "young_gc_threshold", str, "free space above which disk GC does nothing, e.g. 100GB"),
     ("--full-gc-threshold", "full_gc_threshold", str, "free space below which disk GC is full, e.g. 5GB"),
     ("--scheduler-policy", "scheduler_policy", str, "piece order: rarest-first, dragonfly or sequential"),
-    ("--peer-up-limit", "peer_up_limit", int, "pieces one peer serves at once (default 3)"),
+    ("--peer-up-limit", "peer_up_limit", int, "pieces one host's upload server serves at once, every task (4)"),
     ("--peer-down-limit", "peer_down_limit", int, "pieces one peer fetches at once; supernode cap per task (4)"),
     ("--supernode-upload-limit", "supernode_upload_limit", int,
      "pieces of one task the supernode sends at once (3; 0 = peer-down-limit)"),

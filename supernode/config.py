@@ -41,7 +41,7 @@ class SupernodeConfig:
     piece_size: int = field(default="0", metadata=SIZE)    # 0 = about 256 pieces per file; else whole MiB, 1-15
     # scheduler
     scheduler_policy: str = "rarest-first"
-    peer_up_limit: int = 3
+    peer_up_limit: int = 4
     peer_down_limit: int = 4
     elimination_limit: int = 5
     failure_count_limit: int = 5

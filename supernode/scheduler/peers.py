@@ -20,6 +20,12 @@ class Peer:
     service_down_time: float = 0.0     # > 0 once the peer said it stopped serving
     scheme: str = "http"               # https when the peer's upload server speaks TLS
 
+    @property
+    def uplink(self) -> str:
+        """The upload server behind this peer (``ip:port``): one host's registrations (an image's layers,
+        every download of its dfdaemon) share it, and with it that host's uplink."""
+        return f"{self.ip}:{self.port}"
+
     def to_json(self) -> dict:
         return {"ID": self.id, "IP": self.ip, "hostName": self.host_name, "port": self.port,
                 "version": self.version, "created": _rfc3339(self.created),

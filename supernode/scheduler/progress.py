@@ -83,6 +83,8 @@ class ProgressStore:
         self.tasks: dict[str, TaskProgress] = {}
         self.clients: dict[str, ClientProgress] = {}
         self.peers: dict[str, PeerState] = {}
+        self.uplinks: dict[str, int] = {}       # upload server (ip:port) -> pieces it serves now, every task
+        self._serving: dict[str, list] = {}     # peer id -> [its upload server, pieces it serves now]
         self.blacklist: dict[str, dict[str, int]] = {}
         self._sn_busy: set[str] = set()         # tasks with supernode sends running
         self._fetching: set[str] = set()        # tasks whose CDN download runs
@@ -211,8 +213,9 @@ class ProgressStore:
             return []
         return [p for p in tp.sn.pieces(SUCCESS) if not cp.bits.has(p, SUCCESS) and p not in cp.running]
 
-    def start_piece(self, cid: str, piece: int, dst_pid: str) -> None:
-        """The client starts fetching ``piece`` from ``dst_pid`` ("" = the supernode)."""
+    def start_piece(self, cid: str, piece: int, dst_pid: str, uplink: str = "") -> None:
+        """The client starts fetching ``piece`` from ``dst_pid`` ("" = the supernode), whose upload server is
+        ``uplink`` (default: a server of its own)."""
         cp = self.clients[cid]
         tp = self.init_task(cp.task_id)
         cp.bits.set(piece, RUNNING)
@@ -220,6 +223,9 @@ class ProgressStore:
         tp.in_flight[piece] = tp.in_flight.get(piece, 0) + 1
         if dst_pid:
             self.peers.setdefault(dst_pid, PeerState()).producer_load += 1
+            serving = self._serving.setdefault(dst_pid, [uplink or dst_pid, 0])
+            serving[1] += 1
+            self.uplinks[serving[0]] = self.uplinks.get(serving[0], 0) + 1
         else:
             tp.superload += 1
             tp.superload_changed = self._clock()
@@ -253,7 +259,27 @@ class ProgressStore:
         if dst and dst in self.peers:
             ps = self.peers[dst]
             ps.producer_load = max(0, ps.producer_load - 1)
+        if dst:
+            self._uplink_done(dst)
         return dst
+
+    def _uplink_done(self, dst: str) -> None:
+        serving = self._serving.get(dst)
+        if serving is None:
+            return
+        key = serving[0]
+        serving[1] -= 1
+        if serving[1] <= 0:
+            del self._serving[dst]
+        n = self.uplinks.get(key, 0) - 1
+        if n > 0:
+            self.uplinks[key] = n
+        else:
+            self.uplinks.pop(key, None)
+
+    def uplink_load(self, uplink: str) -> int:
+        """Pieces the upload server ``uplink`` serves now, over every task and registration behind it."""
+        return self.uplinks.get(uplink, 0)
 
     def update(self, cid: str, src_pid: str, dst_pid: str, piece: int, status: int) -> bool:
         """Apply a piece result reported by client ``cid`` (peer ``src_pid``) about source ``dst_pid``
@@ -299,11 +325,11 @@ class ProgressStore:
         del self.clients[cid]
 
     def delete_task(self, task_id: str) -> None:
+        for cid in [c for c, cp in self.clients.items() if cp.task_id == task_id]:
+            self.delete_client(cid)             # their running pieces no longer load anyone's uplink
         self.tasks.pop(task_id, None)
         self._sn_busy.discard(task_id)
         self._fetching.discard(task_id)
-        for cid in [c for c, cp in self.clients.items() if cp.task_id == task_id]:
-            del self.clients[cid]
 
     def delete_peer(self, peer_id: str) -> None:
         self.peers.pop(peer_id, None)

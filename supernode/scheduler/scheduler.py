@@ -34,7 +34,7 @@ _LIVE, _SKIP, _DEAD = 0, 1, 2   # a holder serves this client / not this client 
 
 @dataclass(frozen=True)
 class Limits:
-    peer_up_limit: int = 3          # pieces a peer serves at once
+    peer_up_limit: int = 4          # pieces a peer's upload server serves at once (all its tasks together)
     peer_down_limit: int = 4        # pieces a client fetches at once; also the supernode's cap per task
     elimination_limit: int = 5      # serving failures before a peer is dropped as a source
     failure_count_limit: int = 5    # fetching failures before a client is sent to the supernode only
@@ -108,7 +108,7 @@ class Scheduler:
             if dst == SUPERNODE and not sn_only and (pr.cdn_fetching() or not pr.sn_complete(task_id)) \
                     and holders:
                 continue                      # busy holders: keep the supernode for new pieces
-            pr.start_piece(cid, piece, dst)
+            pr.start_piece(cid, piece, dst, self._uplink(dst))
             if dst == SUPERNODE:
                 sn_task, sn_total = sn_task + 1, sn_total + 1
             out.append(Assignment(piece, dst))
@@ -150,10 +150,17 @@ class Scheduler:
             return _SKIP
         return _LIVE
 
+    def _uplink(self, pid: str) -> str:
+        peer = self.peers.get(pid) if pid else None
+        return peer.uplink if peer is not None else pid
+
     def _pick_holder(self, live_holders: list[str]) -> str:
+        """The least loaded holder whose upload server has room. The load counts every piece that server
+        sends, whichever task or registration it serves it for: a host fetching an image's four layers holds
+        four registrations but has one uplink, and each piece it serves more at once arrives later."""
         best, best_load = SUPERNODE, None
         for pid in live_holders:
-            load = self.progress.peer(pid).producer_load
+            load = self.progress.uplink_load(self._uplink(pid))
             if load + 1 > self.limits.peer_up_limit:
                 continue
             if best_load is None or load < best_load or (load == best_load and self.rng.random() < 0.5):

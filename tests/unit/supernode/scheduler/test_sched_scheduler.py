@@ -276,3 +276,49 @@ def test_the_supernode_is_not_asked_for_a_second_copy_while_its_first_is_unrepor
     (x,) = w.schedule("a").assignments
     w.progress.sn_send_ended("t", x.piece)                                # sent, but "a" has not reported yet
     assert w.schedule("b").wait                                           # still on its way: no second copy
+
+
+class TwoLayers:
+    """Two tasks (an image's layers); host "h" registered once per task: two peer ids, one upload server."""
+
+    def __init__(self, limit):
+        self.progress, self.peers = ProgressStore(), PeerRegistry()
+        self.sched = Scheduler(self.progress, self.peers, create_policy("rarest-first"),
+                               Limits(peer_up_limit=limit, peer_down_limit=4), random.Random(3))
+        self.pid = {}
+        for task in ("t", "u"):
+            for n in range(4):
+                self.progress.sn_piece(task, n, f"m{n}:9")
+            self.progress.sn_finished(task)
+            holder = self.peers.register("10.0.0.1", "h", 15001)         # same host, same upload server
+            self.progress.init_client(task, f"h-{task}", holder.id)
+            for n in range(4):
+                self.progress.update(f"h-{task}", holder.id, SUPERNODE, n, SUCCESS)
+            self.pid[task] = holder.id
+            client = self.peers.register("10.0.0.2", "c", 15001)
+            self.progress.init_client(task, f"c-{task}", client.id)
+            self.pid[f"c-{task}"] = client.id
+
+    def schedule(self, task):
+        return self.sched.schedule(task, f"c-{task}", self.pid[f"c-{task}"]).assignments
+
+
+def test_up_limit_counts_every_task_a_host_serves():
+    w = TwoLayers(limit=3)
+    from_h = lambda got: [x for x in got if x.dst_pid in (w.pid["t"], w.pid["u"])]     # noqa: E731
+    assert len(from_h(w.schedule("t"))) == 3                 # the host's uplink: three pieces at once
+    assert from_h(w.schedule("u")) == []                     # its other registration shares that uplink
+    assert w.progress.uplink_load("10.0.0.1:15001") == 3
+
+
+def test_uplink_load_is_released_by_reports_and_by_deleting_a_task():
+    w = TwoLayers(limit=3)
+    got = w.schedule("t")
+    piece = next(x.piece for x in got if x.dst_pid == w.pid["t"])
+    w.progress.update("c-t", w.pid["c-t"], w.pid["t"], piece, SUCCESS)
+    assert w.progress.uplink_load("10.0.0.1:15001") == 2
+    assert len([x for x in w.schedule("u") if x.dst_pid == w.pid["u"]]) == 1     # the freed slot, for the other task
+    w.progress.delete_task("t")                              # its client's running pieces go with it
+    assert w.progress.uplink_load("10.0.0.1:15001") == 1
+    w.progress.delete_task("u")
+    assert w.progress.uplink_load("10.0.0.1:15001") == 0 and not w.progress.uplinks
