@@ -155,35 +155,51 @@ origin), so the scheduler keeps it on new pieces: at most `supernode_upload_limi
 `supernode_upload_total` (4) pieces of all tasks at once (an image's layers are separate tasks), no second copy of a
 piece on its way, no copies of pieces that busy peers hold while any CDN download runs. A send frees its slot when
 the piece server has put its last byte on the socket, not when the client reports it, so each new piece leaves the
-supernode about 0.04 s after the CDN wrote it. A peer serves at most `peer_up_limit` (3) pieces at once, so a new
-piece crosses a peer's uplink sooner. A client with nothing to fetch has its 602 held (`pull_hold`) and gets the
+supernode about 0.04 s after the CDN wrote it. A host's upload server serves at most `peer_up_limit` (4) pieces at
+once over all its tasks, so a new piece crosses a host's uplink sooner. A client with nothing to fetch has its 602 held (`pull_hold`) and gets the
 next piece in the same call the moment the CDN has written it. When a dfdaemon has served an image manifest it
 asks the supernode to preheat that image, blob after blob in manifest order, so the origin link does not idle
 between layers. The piece server is paced (`upload_rate`, here 99% of the supernode link's TCP payload rate) so its
 egress queue stays short and the ACKs of its own origin download are not stuck behind piece data.
 
-What changed since the last figures, each measured at N = 8 with one layer (3 runs each):
+What changed since the last figures (interleaved runs on the same machine, N = 8 with four layers unless said):
 
-- **The supernode was starved of CPU, not of bandwidth.** Each process the benchmark starts has a session of its
-  own, and the kernel (autogroup scheduling) shares the cores between sessions first: the supernode weighed as
-  much as any host's skopeo. Its gevent hub then waited for a core 26-29% of the run (`/proc/<pid>/schedstat`),
-  its socket from the origin backed up to 7 MB (`ss`: Recv-Q) late in the pull, TCP's window closed, and the CDN's
-  fetch ended at 24.2 s instead of 23.1 s. The origin and the supernode stand for machines of their own, so their
-  sessions now run at nice -10 (a process's own nice value does nothing across sessions: that is why raising it
-  had made no difference before). Its hub then waits about 11% of the run and the fetch ends at 23.1 s:
-  1.16-1.17 x T_min instead of 1.18-1.19 (still with 2 MiB pieces). A CPU group per host with equal weights
-  (`--cpu-groups`) was slower (1.21-1.23). The CDN also no longer waits for a native-thread round trip per block:
-  hashing and writing run in an ordered pipeline beside the reader.
-- **Smaller pieces.** A trace of every piece showed a piece reaching all 8 hosts a median 1.9 s (p90 2.4 s) after
-  the CDN wrote it, and 68 piece copies (136 MiB) still on their way to hosts when the CDN finished: at N = 8 seven
-  of the eight copies travel between hosts, so the hosts' uplinks run about 89% full and pieces queue there. The
-  default piece size is now about 1/256 of the file (1 MiB here, was 2 MiB; Dragonfly used 4 MiB), which halves the
-  bytes in those queues: 1.13-1.14 x T_min instead of 1.16-1.17, and N = 4 went from 1.14 to 1.11.
+- **A host's uplink is one resource.** Every registration is a peer of its own, so a host pulling an image's four
+  layers was four peers and could be asked to serve 4 x 3 pieces at once over one uplink: each piece then crossed
+  it about four times later. `peer_up_limit` now counts every piece a host's upload server (`ip:port`) serves,
+  whatever task or registration it serves it for, and is 4 (per host with 4 at once: 1.15-1.18 x T_min in 8
+  runs; per registration with 3: 1.14-1.20 in 8 runs; per host with 3 had outliers at 1.24 and 1.28). One layer:
+  3 and 4 at once the same (1.14-1.15).
+- **The piece server kept pace with the origin.** The benchmark paced it at 97% of the link's TCP payload rate,
+  just slower than the origin delivers: the pieces the supernode held but had not sent grew from 6 MB to 9-11 MB
+  over a run (link counters, received minus sent), about 0.8 s of its link still to go when the CDN's fetch
+  ended. At 99% they stay at 4-6 MB and the origin's download is not slowed (unpaced, or at 100%, it sometimes
+  was); N = 2 went from 1.09-1.10 to 1.07-1.08 x T_min with one layer.
+- **Less CPU per host.** A P2P download makes three requests per piece (the piece, `/peer/piece/suc`,
+  `/peer/task`), about 770 for a 256 MiB image in 1 MiB pieces. Through `requests` each took about 1.6 ms of CPU
+  here, half of it outside urllib3 (environment proxies and `.netrc` looked up on every call, hooks, cookies);
+  they now go through urllib3's pools (`dfcommon/pool_http.py`, 0.8 ms). A dfdaemon used 3.0 CPU-seconds per
+  pull instead of 3.5, and the machine was 86-88% busy instead of 93% in the same runs.
+
+Earlier rounds: the origin's and the supernode's sessions run at nice -10 (they stand for machines of their own; the
+kernel shares the cores between sessions first, and the supernode's hub had waited for a core 26-29% of the run,
+its socket from the origin backing up until TCP's window closed); the CDN hashes and writes in an ordered pipeline
+beside its reader; the default piece size is about 1/256 of the file (1 MiB here): a trace had shown a piece
+reaching all 8 hosts a median 1.9 s after the CDN wrote it with 2 MiB pieces, with 136 MiB of copies queued on the
+hosts' uplinks when the CDN finished.
+
+**How much the machine moves the N = 8 figures.** At N = 8 the 2 cores are 85-97% busy and the result follows
+how much CPU the runs get: the code before this round measured 1.14-1.17 x T_min (4 layers) one day and 1.18-1.21
+the next, and with this round's code the same case ranged 1.14-1.28 over 9 runs (median 1.17); the slowest (1.28) had the machine 97% busy.
+The same `make bench` measured the webhook receiver, whose code did not change, a third slower than the day before,
+and the scheduler micro-benchmark 24-58% lower, although back to back per-host and per-registration counting
+measured the same (405-412 against 373 calls/s at 32 peers, 245-276 against 284 at 128). N = 2 and
+N = 4 use 28-57% of the cores and move by about 0.01-0.02.
 
 **Several layers and the client's order.** docker, containerd and podman fetch an image's layers concurrently,
 and so does skopeo into an OCI layout (the tables above). Into `dir:` skopeo copies one layer after the other, and a
 host asks for layer k+1 only once its layer k is complete; with `--skopeo-dest dir` the same 4-layer image took
-1.11 / 1.16 / 1.23 x T_min at N = 2 / 4 / 8 (medians of 3, `make bench` the same day). A trace at N = 8 with `dir:`: the hosts registered for layers 2, 3 and 4 1.0, 1.7 and 2.5 s after the
+1.11 / 1.16 / 1.23 x T_min at N = 2 / 4 / 8 (medians of 3, with the previous round's code). A trace at N = 8 with `dir:`: the hosts registered for layers 2, 3 and 4 1.0, 1.7 and 2.5 s after the
 CDN began fetching them, each layer was complete on every host 1.0, 1.8, 2.6 and 3.4 s after the CDN held it, and
 between layers the supernode's link idled (about 0.5 s each): every layer pays the pipeline's drain. Tried for
 `dir:` and not kept: every host reading all layers ahead once the manifest is served (1.27-1.33 x T_min), only the
@@ -191,8 +207,9 @@ next layer ahead (1.20-1.28), the config blob at manifest time (1.21-1.23), supe
 otherwise idle (1.20-1.21, with more supernode copies), 6 pieces per client at once (1.21-1.32).
 
 **What is left.** tbf's own framing (the CDN's fetch alone ends at about 1.07 x F/u_s), the pacing margin and the
-queueing just described. The emulated hosts still share 2 cores: at
-N = 8 the machine is 85-95% busy, and a dfdaemon's main thread waits for a core 35-45% of the run.
+queueing on the hosts' uplinks (at N = 8 seven of the eight copies travel between hosts, so those uplinks run about
+89% full). The emulated hosts still share 2 cores: at N = 8 the machine is 85-97% busy, and a dfdaemon's main
+thread waits for a core 35-56% of the run.
 Next step: let peers forward a piece while it is still arriving (sub-piece streaming), so a hop and each layer's
 drain cost a block rather than a piece."""
 

@@ -234,7 +234,7 @@ def limits(s: dict) -> str:
   bytes from the registry over one connection) moves {nop2p:.0f} MB/s, {nop2p / max(peer, 1e-9):.1f}x the
   second host's P2P pull ({peer:.0f} MB/s) and {nop2p / max(cold, 1e-9):.1f}x the cold one ({cold:.0f} MB/s).
   In the second host's profile the on-CPU samples split: {shares or "(no profile)"}.
-  Per byte, a P2P pull now does: receive a piece on the gevent hub (requests/urllib3, 1 MiB reads), md5 it
+  Per byte, a P2P pull now does: receive a piece on the gevent hub (urllib3's pools, `dfcommon/pool_http.py`, 1 MiB reads), md5 it
   and `pwrite` it to the task file in one native-thread step (`dfcommon.offload`, so the second core hashes),
   `pread` it for the in-order stream and write it into the mirror's cache with a sha256 (native threads too),
   then send it to the client with `os.sendfile` from the cache's incoming file (`mirror/flight_body.py`: no
@@ -242,7 +242,7 @@ def limits(s: dict) -> str:
   mirror checks the sha256). The second host's dfdaemon was on CPU for
   {s["cpu_s"]["peer"]:.1f} of the {med(s["peer"], "total_s"):.1f} s of its pull; the rest it waited for pieces
   (the first host's upload server, a `/peer/piece/suc` and a `/peer/task` round trip per piece, each about
-  2-3 ms of CPU through `requests`) and for the shared cores.
+  1 ms of CPU through urllib3, 1.6 ms through `requests` before) and for the shared cores.
 - **The yardstick.** `curl` from `docker-registry` over loopback runs at {direct:.0f} MB/s (Go, `sendfile`
   from the page cache); 70% of it is more than one Python process can hash (sha256 about 1.7 GB/s and md5
   about 0.7 GB/s on one core of this machine) even before it copies anything. The local-cache pull, which
