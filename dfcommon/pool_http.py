@@ -14,6 +14,7 @@ does.
 """
 from __future__ import annotations
 
+import functools
 import json as _json
 import threading
 from typing import Iterator, Mapping, Optional
@@ -33,6 +34,7 @@ class HttpError(Exception):
         self.kind = kind
 
 
+@functools.lru_cache(maxsize=None)
 def _ca_bundle() -> str | None:
     try:
         import certifi            # what requests verifies against when verify=True
@@ -155,11 +157,6 @@ class PoolClient:
                 pm = self._proxies[key] = urllib3.ProxyManager(proxy, num_pools=8, maxsize=self._pool_size,
                                                                block=False, retries=False, **tls)
             return pm
-
-    def clear(self) -> None:
-        self._pools.clear()
-        for pm in self._proxies.values():
-            pm.clear()
 
 
 def _tls(url: str, verify) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from dfcommon.errors import DfError
 
@@ -20,7 +21,7 @@ class Peer:
     service_down_time: float = 0.0     # > 0 once the peer said it stopped serving
     scheme: str = "http"               # https when the peer's upload server speaks TLS
 
-    @property
+    @cached_property
     def uplink(self) -> str:
         """The upload server behind this peer (``ip:port``): one host's registrations (an image's layers,
         every download of its dfdaemon) share it, and with it that host's uplink."""

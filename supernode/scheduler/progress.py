@@ -72,7 +72,8 @@ class ClientProgress:
 
 @dataclass
 class PeerState:
-    producer_load: int = 0
+    producer_load: int = 0              # pieces this peer serves now
+    uplink: str = ""                    # its upload server (ip:port), once it has served
     client_error_count: int = 0
     service_error_count: int = 0
 
@@ -83,8 +84,7 @@ class ProgressStore:
         self.tasks: dict[str, TaskProgress] = {}
         self.clients: dict[str, ClientProgress] = {}
         self.peers: dict[str, PeerState] = {}
-        self.uplinks: dict[str, int] = {}       # upload server (ip:port) -> pieces it serves now, every task
-        self._serving: dict[str, list] = {}     # peer id -> [its upload server, pieces it serves now]
+        self.uplinks: dict[str, int] = {}       # upload server (ip:port) -> its peers' producer_load summed
         self.blacklist: dict[str, dict[str, int]] = {}
         self._sn_busy: set[str] = set()         # tasks with supernode sends running
         self._fetching: set[str] = set()        # tasks whose CDN download runs
@@ -222,10 +222,10 @@ class ProgressStore:
         cp.running[piece] = dst_pid
         tp.in_flight[piece] = tp.in_flight.get(piece, 0) + 1
         if dst_pid:
-            self.peers.setdefault(dst_pid, PeerState()).producer_load += 1
-            serving = self._serving.setdefault(dst_pid, [uplink or dst_pid, 0])
-            serving[1] += 1
-            self.uplinks[serving[0]] = self.uplinks.get(serving[0], 0) + 1
+            ps = self.peers.setdefault(dst_pid, PeerState())
+            ps.uplink = ps.uplink or uplink or dst_pid
+            ps.producer_load += 1
+            self.uplinks[ps.uplink] = self.uplinks.get(ps.uplink, 0) + 1
         else:
             tp.superload += 1
             tp.superload_changed = self._clock()
@@ -256,26 +256,18 @@ class ProgressStore:
                     starts.pop(0)
                     if not starts:
                         del tp.sn_sending[piece]
-        if dst and dst in self.peers:
-            ps = self.peers[dst]
-            ps.producer_load = max(0, ps.producer_load - 1)
-        if dst:
-            self._uplink_done(dst)
+        ps = self.peers.get(dst) if dst else None
+        if ps is not None and ps.producer_load > 0:
+            ps.producer_load -= 1
+            self._unload(ps.uplink, 1)
         return dst
 
-    def _uplink_done(self, dst: str) -> None:
-        serving = self._serving.get(dst)
-        if serving is None:
-            return
-        key = serving[0]
-        serving[1] -= 1
-        if serving[1] <= 0:
-            del self._serving[dst]
-        n = self.uplinks.get(key, 0) - 1
+    def _unload(self, uplink: str, pieces: int) -> None:
+        n = self.uplinks.get(uplink, 0) - pieces
         if n > 0:
-            self.uplinks[key] = n
+            self.uplinks[uplink] = n
         else:
-            self.uplinks.pop(key, None)
+            self.uplinks.pop(uplink, None)
 
     def uplink_load(self, uplink: str) -> int:
         """Pieces the upload server ``uplink`` serves now, over every task and registration behind it."""
@@ -332,7 +324,9 @@ class ProgressStore:
         self._fetching.discard(task_id)
 
     def delete_peer(self, peer_id: str) -> None:
-        self.peers.pop(peer_id, None)
+        ps = self.peers.pop(peer_id, None)
+        if ps is not None and ps.producer_load:      # a peer that is gone no longer loads its upload server
+            self._unload(ps.uplink, ps.producer_load)
         self.blacklist.pop(peer_id, None)
         for bl in self.blacklist.values():
             bl.pop(peer_id, None)

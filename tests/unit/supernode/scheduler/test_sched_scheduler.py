@@ -322,3 +322,13 @@ def test_uplink_load_is_released_by_reports_and_by_deleting_a_task():
     assert w.progress.uplink_load("10.0.0.1:15001") == 1
     w.progress.delete_task("u")
     assert w.progress.uplink_load("10.0.0.1:15001") == 0 and not w.progress.uplinks
+
+
+def test_a_deleted_peer_no_longer_loads_its_upload_server():
+    w = TwoLayers(limit=3)
+    assert len([x for x in w.schedule("t") if x.dst_pid == w.pid["t"]]) == 3
+    w.progress.delete_peer(w.pid["t"])                       # gone: its uploads no longer count
+    assert w.progress.uplink_load("10.0.0.1:15001") == 0
+    assert len([x for x in w.schedule("u") if x.dst_pid == w.pid["u"]]) == 3
+    w.progress.delete_task("t")                              # its running pieces were already let go
+    assert w.progress.uplink_load("10.0.0.1:15001") == 3
