@@ -11,6 +11,7 @@ setup(
         "flask>=3.0",
         "gevent>=23.0",
         "requests>=2.31",
+        "urllib3>=2.0",                  # imported directly: the proxy forwarder and the piece/supernode client
         "docker>=7.0",
         "pyjwt[crypto]>=2.8",
         "apscheduler>=3.10,<4",
