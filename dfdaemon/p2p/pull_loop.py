@@ -9,6 +9,13 @@ and a streaming client waits for its first byte) the first waits are shorter (12
 doubling into the same schedule). A 602 that took ``HELD`` seconds or more was held by the
 supernode until it had news (our supernode's ``pull_hold``): the loop asks again at once. 600 ends the loop; 610 is a source error; any other code or an
 HTTP failure migrates to the next supernode.
+
+A written piece is reported in the loop's next ``/peer/task`` call. Dragonfly's protocol reports it
+as 503 there and again with ``/peer/piece/suc``, which is what makes the peer a source of it. When the
+supernode's registration says ``reportInPull`` (ours does), the ``/peer/task`` report carries 501,
+which does both, and ``/peer/piece/suc`` is sent only when no ``/peer/task`` call has carried the
+report within ``REPORT_GRACE`` (the loop is inside a call, which a held 602 can make long): one
+request per piece fewer on both sides.
 """
 from __future__ import annotations
 
@@ -18,7 +25,7 @@ import random
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import result as R
 from .piece_fetcher import PieceError, PieceFetcher
@@ -36,6 +43,7 @@ BACKOFF_COLD = (0.0125, 0.025)      # until the first piece task arrives
 BACKOFF_MAX = (0.8, 1.6)
 POLL = 1.0
 HELD = 0.25         # a 602 that took this long was held by the supernode (pull_hold): ask again at once
+REPORT_GRACE = 0.01     # with reportInPull: wait this long for a /peer/task call to carry a piece's report
 
 
 @dataclass
@@ -53,6 +61,10 @@ class Outcome:
     generation: int
     length: int = 0
     error: PieceError | None = None
+    carried: threading.Event = field(default_factory=threading.Event)    # a /peer/task call reports it
+
+
+REPORTED = (R.RESULT_SEMISUC, R.RESULT_SUC)
 
 
 @dataclass
@@ -110,6 +122,7 @@ class PullLoop:
         self.unchecked_pieces = 0             # pieces that came without an md5 to check them against
         self._lock = threading.Lock()
         self._stopped = threading.Event()     # set when run() returns: late fetchers stop and stay silent
+        self.separate_reports = 0             # /peer/piece/suc calls made
         self._abort = _Either(cancelled, self._stopped)
 
     # ---- main loop -------------------------------------------------------------------
@@ -181,13 +194,14 @@ class PullLoop:
             except queue.Empty:
                 continue
         out = self.pending.popleft()
+        out.carried.set()
         return PullRequest(R.STATUS_RUNNING, out.task.range, out.result, out.task.cid)
 
     def _absorb(self, out: Outcome) -> None:
         if out.generation != self.generation:
             return
         self.running.pop(out.task.range, None)
-        if out.result == R.RESULT_SEMISUC:
+        if out.result in REPORTED:
             self.done[out.task.range] = out.task
             self.pieces_from_peers += 1
         self.pending.append(out)
@@ -201,8 +215,9 @@ class PullLoop:
             if task.range in self.running:
                 continue
             if task.range in self.done:       # offered again: report it again
-                self.pending.append(Outcome(task, R.RESULT_SEMISUC, self.generation))
-                self._spawn(self._report_suc, task, self.reg.node, self.reg.task_id)
+                self.pending.append(Outcome(task, self._written_result(), self.generation))
+                if not self.reg.report_in_pull:
+                    self._spawn(self._report_suc, task, self.reg.node, self.reg.task_id)
                 continue
             if started == 0:
                 self.on_new_pieces()
@@ -236,9 +251,15 @@ class PullLoop:
             self.end_offset = max(self.end_offset, offset + n)
             if not task.expected_md5:
                 self.unchecked_pieces += 1
-            self.results.put(Outcome(task, R.RESULT_SEMISUC, generation, length=n))
+            out = Outcome(task, R.RESULT_SUC if reg.report_in_pull else R.RESULT_SEMISUC, generation, length=n)
+            self.results.put(out)
             self.progress.add(offset, n)
-        self._report_suc(task, reg.node, reg.task_id)
+        if not reg.report_in_pull or not out.carried.wait(REPORT_GRACE):
+            self._report_suc(task, reg.node, reg.task_id)
+
+    def _written_result(self) -> int:
+        """The result that reports a written piece in a /peer/task call (see the module docstring)."""
+        return R.RESULT_SUC if self.reg.report_in_pull else R.RESULT_SEMISUC
 
     def _failed(self, task: PieceTask, reg: Registration, generation: int, err: PieceError) -> None:
         if self._stopped.is_set():
@@ -256,6 +277,7 @@ class PullLoop:
         self.results.put(Outcome(task, R.RESULT_FAIL, generation, error=err))
 
     def _report_suc(self, task: PieceTask, node: str, task_id: str) -> None:
+        self.separate_reports += 1
         for attempt in range(3):
             try:
                 self.client.report_piece(node, task_id, self.cid, task.cid, task.range)

@@ -24,6 +24,7 @@ class Registration:
     file_length: int
     piece_size: int
     cdn_source: str
+    report_in_pull: bool = False    # the supernode takes a /peer/task result 501 as the piece's report
 
     @property
     def source_pieces(self) -> bool:
@@ -87,4 +88,5 @@ class Registrar:
 
 def _registration(node: str, reply: RegisterReply) -> Registration:
     return Registration(node=node, task_id=reply.task_id, file_length=reply.file_length,
-                        piece_size=reply.piece_size, cdn_source=reply.cdn_source or "supernode")
+                        piece_size=reply.piece_size, cdn_source=reply.cdn_source or "supernode",
+                        report_in_pull=reply.report_in_pull)

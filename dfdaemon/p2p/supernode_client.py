@@ -68,6 +68,7 @@ class RegisterReply:
     file_length: int = -1
     piece_size: int = 0
     cdn_source: str = "supernode"
+    report_in_pull: bool = False     # our addition: a /peer/task result 501 counts as /peer/piece/suc
 
 
 @dataclass
@@ -172,7 +173,8 @@ class SupernodeClient:
                              task_id=str(data.get("taskid") or ""),
                              file_length=int(data.get("filelength") if data.get("filelength") is not None else -1),
                              piece_size=int(data.get("piecesize") or 0),
-                             cdn_source=str(data.get("cdnsource") or "supernode"))
+                             cdn_source=str(data.get("cdnsource") or "supernode"),
+                             report_in_pull=data.get("reportinpull") is True)
 
     def pull_piece_task(self, node: str, task_id: str, src_cid: str, dst_cid: str = "", range_: str = "",
                         status: int = R.STATUS_STARTED, result: int = R.RESULT_INVALID) -> PullReply:

@@ -52,7 +52,8 @@ class TaskManager:
         if trigger:
             self._trigger(task)
         return {"taskId": task.id, "fileLength": task.source_length, "pieceSize": task.piece_size,
-                "cdnSource": "source" if self.config.cdn_pattern == "source" else "supernode"}
+                "cdnSource": "source" if self.config.cdn_pattern == "source" else "supernode",
+                "reportInPull": True}
 
     def _probe(self, candidate: Task) -> int:
         """Conflict check, then the source length when the task is new or was never probed (outside the
@@ -159,7 +160,10 @@ class TaskManager:
         if status is None:                  # INVALID (502) or no result: nothing to apply, just schedule
             return
         piece = _piece_num(req.piece_range)
-        if self.state.progress.update(dt.cid, dt.peer_id, self._dst_pid(req.dst_cid, dt.task_id), piece, status):
+        dst = self._dst_pid(req.dst_cid, dt.task_id)
+        if status == P.SUCCESS:
+            self._count_report(dt, dst, piece, req.piece_range)
+        if self.state.progress.update(dt.cid, dt.peer_id, dst, piece, status):
             self.state.signals.notify(dt.task_id)
 
     def _dst_pid(self, dst_cid: str, task_id: str) -> str | None:
@@ -223,13 +227,21 @@ class TaskManager:
             dt = st.dfget_tasks.require(cid, task_id)
             st.tasks.touch(task_id)
             dst = self._dst_pid(dst_cid, task_id)
-            if dst == SUPERNODE:
-                start, end = pieces.parse_range(piece_range)
-                st.metrics.pieces_downloaded_size.inc(end - start + 1)
-            st.metrics.pieces_reported.labels("supernode" if dst == SUPERNODE else "peer").inc()
+            self._count_report(dt, dst, piece, piece_range)
             if st.progress.update(dt.cid, dt.peer_id, dst, piece, P.SUCCESS):
                 st.signals.notify(task_id)
         return CODE_PIECE_REPORT
+
+    def _count_report(self, dt: DfgetTask, dst: str | None, piece: int, piece_range: str) -> None:
+        """Metrics of a piece reported written, by ``/peer/piece/suc`` or by a ``/peer/task`` result 501;
+        a piece its client already reported (both ways, or again) is counted once."""
+        st = self.state
+        if dt.peer_id in st.progress.holders(dt.task_id, piece):
+            return
+        if dst == SUPERNODE:
+            start, end = pieces.parse_range(piece_range)
+            st.metrics.pieces_downloaded_size.inc(end - start + 1)
+        st.metrics.pieces_reported.labels("supernode" if dst == SUPERNODE else "peer").inc()
 
     def supernode_sent(self, task_id: str, piece: int) -> None:
         """The piece server ended a send of ``piece``: its slot is free for the next piece now, not when its

@@ -56,6 +56,8 @@ class ScriptedSupernode:
         self.httpd.server_close()
 
 
-def ok_register(task_id="t" * 64, length=100, piece_size=4 << 20):
-    return 200, {"code": 200, "msg": "success",
-                 "data": {"taskId": task_id, "fileLength": length, "pieceSize": piece_size, "cdnSource": "supernode"}}
+def ok_register(task_id="t" * 64, length=100, piece_size=4 << 20, report_in_pull=False):
+    data = {"taskId": task_id, "fileLength": length, "pieceSize": piece_size, "cdnSource": "supernode"}
+    if report_in_pull:
+        data["reportInPull"] = True
+    return 200, {"code": 200, "msg": "success", "data": data}

@@ -6,6 +6,7 @@ import os
 import pytest
 
 from dfcommon import pieces
+from dfdaemon.p2p import pull_loop
 from dfdaemon.p2p.downloader import Downloader, DownloaderOptions
 from dfdaemon.p2p.result import BackSourceReason, ErrorCode
 
@@ -48,8 +49,9 @@ def run(tmp_path, nodes, **kw):
     return res, lines
 
 
-def scripted(task_replies, length):
-    return ScriptedSupernode({"/peer/registry": [ok_register(length=length, piece_size=PS)],
+def scripted(task_replies, length, report_in_pull=False):
+    return ScriptedSupernode({"/peer/registry": [ok_register(length=length, piece_size=PS,
+                                                             report_in_pull=report_in_pull)],
                               "/peer/task": task_replies, "/peer/piece/suc": [(200, {"code": 611})],
                               "/peer/piece/error": [(200, {})], "/task/metrics": [(200, None)]})
 
@@ -159,3 +161,38 @@ def test_after_a_held_602_the_next_call_reports_the_result_that_came_in_meanwhil
     first, after_hold = tasks[1], tasks[2]                # the call that was held, and the one after it
     assert {first["range"], after_hold["range"]} == {pieces.range_string(0, PS), pieces.range_string(1, PS)}
     assert {first["result"], after_hold["result"]} == {"503", "500"}      # each result once, none sent twice
+
+
+def test_with_report_in_pull_the_pull_call_reports_501_and_no_piece_suc_is_sent(tmp_path, cdn, monkeypatch):
+    monkeypatch.setattr(pull_loop, "REPORT_GRACE", 2.0)     # a slow machine must not turn this into a race
+    srv, data, wrapped = cdn
+    sn = scripted([cont(piece(0, wrapped, srv.port)), cont(piece(1, wrapped, srv.port)),
+                   cont(piece(2, wrapped, srv.port)), cont(), finish(data)], len(data), report_in_pull=True)
+    try:
+        res, _ = run(tmp_path, [sn.node])
+    finally:
+        sn.stop()
+    assert res.success, res.message
+    assert (tmp_path / "out" / "f").read_bytes() == data
+    reports = {q["range"]: q["result"] for p, q, _ in sn.calls if p == "/peer/task" and q.get("range")}
+    assert reports == {pieces.range_string(n, PS): "501" for n in range(3)}
+    assert "/peer/piece/suc" not in sn.paths()
+
+
+def test_with_report_in_pull_a_piece_written_during_a_held_call_is_reported_at_once_by_piece_suc(tmp_path, cdn):
+    srv, data, wrapped = cdn
+    held = (200, {"code": 602, "msg": "wait"}, 0.6)
+    sn = scripted([cont(piece(0, wrapped, srv.port), piece(1, wrapped, srv.port)), held,
+                   cont(piece(2, wrapped, srv.port)), cont(), cont(), finish(data)], len(data), report_in_pull=True)
+    try:
+        res, _ = run(tmp_path, [sn.node])
+    finally:
+        sn.stop()
+    assert res.success, res.message
+    tasks = [q for p, q, _ in sn.calls if p == "/peer/task"]
+    held_call, after_hold = tasks[1], tasks[2]
+    sucs = [q for p, q, _ in sn.calls if p == "/peer/piece/suc"]
+    # the piece that landed while the call was held did not wait for it: piece/suc reported it meanwhile
+    assert [q["pieceRange"] for q in sucs][:1] == [after_hold["range"]]
+    assert sn.calls.index(("/peer/piece/suc", sucs[0], None)) < sn.calls.index(("/peer/task", after_hold, None))
+    assert held_call["result"] == after_hold["result"] == "501"

@@ -181,3 +181,38 @@ def test_reports_and_stubs(sn, origin):
     for path in ("/peer/network", "/peer/heartbeat", "/api/v1/peer/network", "/v1.2/peer/heartbeat"):
         r = sn.post(path, json={})
         assert r.status_code == 200 and r.json() == {}
+
+
+def _reported(sn) -> float:
+    for line in sn.get("/metrics").text.splitlines():
+        if line.startswith('dragonfly_supernode_pieces_reported_total{source="supernode"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_a_501_in_a_pull_call_makes_the_client_a_source_without_piece_suc(sn, origin):
+    origin.files["/report-in-pull"] = b"reported in the pull call"
+    a, b = "10.0.0.21-1-1.000", "10.0.0.22-1-1.000"
+    data = register(sn, origin, path="/report-in-pull", cid=a, ip="10.0.0.21", port=15021)["data"]
+    assert data["reportInPull"] is True
+    task_id = data["taskId"]
+    body = pull(sn, task_id, a, status=700)
+    deadline = time.monotonic() + 30
+    while body["code"] == 602:
+        assert time.monotonic() < deadline, body
+        time.sleep(0.05)
+        body = pull(sn, task_id, a, status=700)
+    assert body["code"] == 601, body
+    info = body["data"][0]
+    before = _reported(sn)
+    assert pull(sn, task_id, a, status=701, range=info["range"], result=501, dstCid=info["cid"])["code"] == 600
+    assert _reported(sn) == before + 1
+    # the same piece reported again by /peer/piece/suc is not counted twice
+    assert sn.get("/peer/piece/suc", params={"taskId": task_id, "cid": a, "dstCid": info["cid"],
+                                             "pieceRange": info["range"]}).json()["code"] == 611
+    assert _reported(sn) == before + 1
+    # a second client is sent to the first one for that piece: the 501 made it a source
+    register(sn, origin, path="/report-in-pull", cid=b, ip="10.0.0.22", port=15022)
+    body = pull(sn, task_id, b, status=700)
+    assert body["code"] == 601, body
+    assert [(p["cid"], p["peerIp"], p["peerPort"]) for p in body["data"]] == [(a, "10.0.0.21", 15021)]
