@@ -239,6 +239,10 @@ def parse_args(argv):
                                      "--peer-up-limit 5",
                     help="';'-separated supernode flag sets for extra P2P runs of the last image case ('' = none)")
     ap.add_argument("--sweep-hosts", type=int, default=4, help="N of the sweep runs")
+    ap.add_argument("--rate-check", default="50,75",
+                    help="comma-separated lower link rates in Mbit/s (every link scaled alike) at which the largest "
+                         "N runs again for each layer count, once each: the same distribution with less CPU per "
+                         "second, to tell a CPU-bound figure from a link-bound one ('' = none)")
     ap.add_argument("--repeats", type=int, default=3,
                     help="runs of each P2P case; the tables show the run with the median time (default 3; the "
                          "sweep runs once per flag set, direct pulls once: they vary little)")
@@ -269,6 +273,26 @@ def parse_args(argv):
     return args
 
 
+def _rate_check(args, raw_flags: str, work, registry_dir, images: dict, pushed) -> list:
+    """The largest N again with every link at a lower rate (``--rate-check``), once per layer count. The bytes and
+    the schedule are the same, the CPU they need per second is lower: if last/T_min falls with the machine's load,
+    CPU, not the links, set the full-rate figure."""
+    rates = [float(x) for x in args.rate_check.split(",") if x.strip()]
+    n = max(int(x) for x in args.hosts.split(","))
+    out = []
+    for rate in rates:
+        scale = rate / args.uplink
+        sub = argparse.Namespace(**{**vars(args), "uplink": rate, "origin_uplink": args.origin_uplink * scale,
+                                    "sn_uplink": args.sn_uplink * scale, "downlink": args.downlink * scale,
+                                    "supernode_args": raw_flags, "direct": False, "repeats": 1})
+        sub.supernode_args = paced_supernode_args(sub)
+        for layers, image in images.items():
+            for r in run_case(sub, work, layers, n, args.client, registry_dir, image, pushed):
+                r["uplink_mbit"] = rate
+                out.append(r)
+    return out
+
+
 def default_workdir() -> str:
     """/dev/shm when it has room for the runs' files (about 4 GiB per 256 MiB image at N = 8), else TMPDIR."""
     try:
@@ -292,6 +316,7 @@ def paced_supernode_args(args) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    raw_flags = args.supernode_args
     if not args.render_only:
         args.supernode_args = paced_supernode_args(args)
     if args.render_only:
@@ -307,15 +332,18 @@ def main(argv=None) -> int:
     cleanup_stale(PREFIX)
     work = tempfile.mkdtemp(prefix="bench-dist-", dir=args.workdir or None)
     data = {"machine": machine(), "args": vars(args), "runs": []}
+    images: dict = {}
     try:
         registry_dir = os.path.join(work, "registry")
         pushed: set = set()
         for layers in [int(x) for x in args.layers.split(",")]:
             image = build_oci_image(os.path.join(work, f"oci-{layers}"), layers=layers,
                                     layer_size=args.size_mib * MiB // layers, seed=layers)
+            images[layers] = image
             for n in [int(x) for x in args.hosts.split(",")]:
                 data["runs"] += run_case(args, work, layers, n, args.client, registry_dir, image, pushed)
         data["sweep"] = _sweep(args, work, layers, registry_dir, image, pushed)     # on the last image case
+        data["rate_check"] = _rate_check(args, raw_flags, work, registry_dir, images, pushed)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     md = render(data)
