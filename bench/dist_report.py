@@ -208,14 +208,16 @@ What changed since the last figures:
   `/peer/piece/suc`, which makes the peer a source of it. Our supernode's registration reply now says
   `reportInPull`; a result 501 in `/peer/task` then does both, and dfget sends `/peer/piece/suc` only when no
   `/peer/task` call has carried the report within 10 ms (the loop is inside a call, often a held 602). At N = 8
-  with four layers the supernode answered 1,257-1,379 `/peer/piece/suc` calls instead of 2,088 (the other reports
-  came in the pull calls), and a dfdaemon used 3.0-3.3 CPU-seconds per pull against 3.0-3.5 in interleaved runs of
-  the previous code (median last/T_min 1.17 against 1.24 in three pairs; the spread of single runs is wider than
-  that difference).
+  the supernode answered 986 (one layer) and 1,445 (four layers) `/peer/piece/suc` calls instead of 2,088. In this
+  run a dfdaemon used 2.7 (one layer) and 3.2 (four layers) CPU-seconds per pull and the supernode 5.3 and 7.3,
+  against 3.0 / 3.3 and 6.4 / 7.9 in the previous figures; the machine was 76-80% busy at N = 8 with one layer
+  instead of 87%. In three interleaved pairs of the four-layer case the new code measured 1.16-1.25 x T_min
+  against 1.15-1.24: the spread of single runs is wider than the change.
 - **CPU or links at N = 8, measured.** The table above runs the largest N again with every link at 75 and
-  50 Mbit/s. The schedule and the bytes are the same, the CPU they need per second is lower, and last/T_min falls
-  with the machine's load, to about 1.12-1.14 at 50 Mbit/s where the machine is about half busy: at 100 Mbit/s on
-  2 shared cores, N = 8 is bound by CPU, not by the links or the scheduler.
+  50 Mbit/s: the same bytes and schedule, less CPU per second. At 50 Mbit/s, with the machine about half busy, the
+  four-layer case took 1.12 x T_min (1.12 in all three runs made this round) and the one-layer case 1.14 (1.14 in
+  both runs), within the target; at 100 Mbit/s the shared cores add 0.02-0.05 to that. At 75 Mbit/s the figures
+  sit between (1.14-1.17 over four runs).
 
 The previous round: a host's uplink is one resource (`peer_up_limit` counts every piece a host's upload server
 serves over all its tasks and registrations, 4 at once; per registration with 3 at once measured 1.14-1.20, per
@@ -249,9 +251,9 @@ otherwise idle (1.20-1.21, with more supernode copies), 6 pieces per client at o
 
 **What is left.** tbf's own framing (the CDN's fetch alone ends at about 1.05-1.07 x F/u_s), the pacing margin
 and the queueing on the hosts' uplinks (at N = 8 seven of the eight copies travel between hosts, so those uplinks
-run about 89% full): together about 1.12-1.14 x T_min at N = 8 when the CPU is not short. The emulated hosts share
-2 cores: at 100 Mbit/s and N = 8 the machine is 85-97% busy and a dfdaemon's main thread waits for a core 35-56%
-of the run, which adds 0.03-0.07.
+run about 89% full): together 1.12-1.14 x T_min at N = 8 when the CPU is not short. The emulated hosts share
+2 cores: at 100 Mbit/s and N = 8 the machine is 76-95% busy and a dfdaemon's main thread waits for a core 22-56% of
+the run, which adds 0.02-0.05.
 Next step: cut the CPU per byte on a host (the mirror still copies each blob from the P2P task file into its cache:
 a second write of every byte) and let peers forward a piece while it is still arriving (sub-piece streaming), so a
 hop and each layer's drain cost a block rather than a piece."""
