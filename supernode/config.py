@@ -38,6 +38,8 @@ class SupernodeConfig:
     source_connect_timeout: float = field(default="5s", metadata=DURATION)
     source_read_timeout: float = field(default="60s", metadata=DURATION)
     cdn_writers: int = 4
+    source_streams: int = 2               # connections one large back-to-source download uses (1 = one)
+    source_chunk: int = field(default="16MB", metadata=SIZE)   # bytes per Range request of such a download
     piece_size: int = field(default="0", metadata=SIZE)    # 0 = about 256 pieces per file; else whole MiB, 1-15
     # scheduler
     scheduler_policy: str = "rarest-first"
@@ -97,6 +99,10 @@ def validate(conf: SupernodeConfig) -> None:
             raise ConfigError(f"{name} must be a TCP port (0-65535)")
     if not 0 <= conf.pull_hold <= 4:
         raise ConfigError(f"pull_hold must be from 0 to 4s (clients give up on a reply after 5s), got {conf.pull_hold}s")
+    if not 1 <= conf.source_streams <= 16:
+        raise ConfigError(f"source_streams must be from 1 to 16, got {conf.source_streams}")
+    if conf.source_chunk < MiB:
+        raise ConfigError(f"source_chunk must be at least 1MB, got {conf.source_chunk} bytes")
     for name in ("supernode_upload_limit", "supernode_upload_total", "upload_rate"):
         if getattr(conf, name) < 0:
             raise ConfigError(f"{name} must be 0 or more")

@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dfcommon import pieces
 from dfcommon.offload import cooperate
 
 from .layout import data_key, md5_key
 from .metadata import FileMeta, MetaStore, now_ms
+from .segmented import SegmentedFetch, SourceChanged
 from .source import SourceClient, SourceStatusError, is_read_error, ms_of_http_date
 from .types import SourceInfo, SourceRequest
 from .writer import PieceSink, StreamingPieceSink
@@ -37,6 +38,26 @@ class RunContext:
     bucket: object              # TokenBucket shared by every CDN download
     writers: int
     metrics: object = None
+    source_streams: int = 1         # connections of one large download from the source (see segmented.py)
+    source_chunk: int = 16 << 20    # bytes per Range request when there are several (rounded to whole pieces)
+    downloads: "RunningCount" = field(default_factory=lambda: RunningCount())   # CDN downloads running now
+
+
+class RunningCount:
+    """How many CDN downloads run now: extra connections are for a download that runs alone."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.value = 0
+
+    def __enter__(self):
+        with self._lock:
+            self.value += 1
+        return self
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self.value -= 1
 
 
 class TaskRunner:
@@ -147,11 +168,26 @@ class TaskRunner:
             md5s.append(pieces.piece_md5(wrapped))
         return md5s if file_md5.hexdigest() == meta.realMd5 else None
 
+    def _chunk_pieces(self) -> int:
+        return max(1, self.ctx.source_chunk // pieces.content_size(self.piece_size))
+
+    def _segmented(self, start: int) -> bool:
+        """Several connections: the source takes ranges, the length is known and spans two chunks or more."""
+        chunk = self._chunk_pieces() * pieces.content_size(self.piece_size)
+        return self.ctx.source_streams > 1 and self.supports_range and self.length - start > chunk
+
     def download(self, start_piece: int, file_md5, prefix: list[str]) -> None:
         ctx, m = self.ctx, self.ctx.metrics
         start = start_piece * pieces.content_size(self.piece_size)
         if m is not None:
             m.cdn_download.inc()
+        with ctx.downloads:
+            if self._segmented(start):
+                return self.download_segmented(start_piece, file_md5, prefix)
+            return self.download_single(start, start_piece, file_md5, prefix)
+
+    def download_single(self, start: int, start_piece: int, file_md5, prefix: list[str]) -> None:
+        ctx, m = self.ctx, self.ctx.metrics
         try:
             resp = ctx.source.download(self.req, start, self.length)
         except SourceStatusError as e:
@@ -188,6 +224,43 @@ class TaskRunner:
             raise
         writer.close()
         self.finish(start + sink.bytes_fed, file_md5.hexdigest(), prefix, written)
+
+    def download_segmented(self, start_piece: int, file_md5, prefix: list[str]) -> None:
+        ctx, m = self.ctx, self.ctx.metrics
+        start = start_piece * pieces.content_size(self.piece_size)
+
+        def check_cancel() -> None:
+            if self.cancel.is_set():
+                raise Cancelled()
+
+        def on_block(n: int) -> None:
+            ctx.bucket.acquire(n)
+            if m is not None:
+                m.cdn_download_size.inc(n)
+            cooperate()
+
+        writer = ctx.storage.open_writer(data_key(self.task_id), truncate=start_piece == 0)
+        fetch = SegmentedFetch(ctx.source, self.req, ctx.storage, writer, self.piece_size, self.length, start_piece,
+                               file_md5, self.report.piece, ctx.source_streams, self._chunk_pieces(), check_cancel,
+                               on_block, alone=lambda: ctx.downloads.value <= 1)
+        log.info("cdn download task=%s streams=%d chunks=%d", self.task_id, fetch.streams, len(fetch.chunks))
+        try:
+            written = fetch.run()
+        except SourceStatusError as e:
+            return self.report.failure(str(e), True)
+        except SourceChanged as e:
+            log.warning("cdn download failed task=%s reason=%s", self.task_id, e)
+            return self.report.failure(str(e), False)
+        except Exception as e:
+            if is_read_error(e):
+                log.warning("cdn download interrupted task=%s err=%s", self.task_id, type(e).__name__)
+                return self.report.failure(f"source read error: {type(e).__name__}", False)
+            raise
+        finally:
+            writer.close()
+        etag, last_modified = fetch.validators or ("", "")
+        ctx.metas.update(self.task_id, lastModified=ms_of_http_date(last_modified or None), eTag=etag)
+        self.finish(start + fetch.bytes_fed, file_md5.hexdigest(), prefix, written)
 
     def finish(self, total_read: int, real_md5: str, prefix: list[str], written: dict[int, str]) -> None:
         file_length = pieces.wrapped_length(total_read, self.piece_size)

@@ -24,6 +24,7 @@ BLOCK = 1 << 20
 _HOP = {"host", "content-length", "connection", "keep-alive", "transfer-encoding", "te", "upgrade",
         "proxy-connection", "trailer", "if-modified-since", "if-none-match"}
 _CONTENT_RANGE_RE = re.compile(r"^bytes\s+\d+-\d+/(\d+|\*)$")
+_RANGE_START_RE = re.compile(r"^bytes\s+(\d+)-\d+/(?:\d+|\*)$")
 _READ_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
 
 
@@ -160,6 +161,21 @@ class SourceClient:
         if resp.status_code not in ok:
             resp.close()
             raise SourceStatusError(resp.status_code, f"source answered {resp.status_code}")
+        return resp
+
+    def download_range(self, req: SourceRequest, start: int, stop: int) -> requests.Response:
+        """Open bytes ``[start, stop)`` of the body; anything but a 206 for exactly that start is an error."""
+        headers = user_headers(req)
+        headers["Range"] = f"bytes={start}-{stop - 1}"
+        resp = self._get(self._download_session, req, headers, self.download_timeout)
+        if resp.status_code != 206:
+            resp.close()
+            raise SourceStatusError(resp.status_code, f"source answered {resp.status_code} to a range request")
+        m = _RANGE_START_RE.match(resp.headers.get("Content-Range", "").strip())
+        if m is None or int(m.group(1)) != start:
+            resp.close()
+            raise SourceStatusError(206, f"source answered another range ({resp.headers.get('Content-Range')!r}) "
+                                         f"than bytes {start}-{stop - 1}")
         return resp
 
     @staticmethod

@@ -5,6 +5,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 SCRIPT = textwrap.dedent('''
     from gevent import monkey
     monkey.patch_all()
@@ -26,7 +28,8 @@ SCRIPT = textwrap.dedent('''
     url = origin.url("/g")
     req = SourceRequest(task_id(url, ""), url, url)
     store = LocalStorage(home)
-    mgr = CdnManager(load_config(None, {"home_dir": home}, environ={}), store)
+    conf = {"home_dir": home, "source_streams": int(sys.argv[2]), "source_chunk": sys.argv[3]}
+    mgr = CdnManager(load_config(None, conf, environ={}), store)
     done = threading.Event()
     got = {}
 
@@ -49,12 +52,16 @@ SCRIPT = textwrap.dedent('''
     assert r.status_code == 206 and pieces.piece_md5(r.content) == got[1], r.status_code
     server.stop()
     origin.stop()
-    print("OK", len(got) - 1)
+    chunks = [h for h in origin.served("/g") if h.get("range", "bytes=0-0") != "bytes=0-0"]
+    assert origin.download_bytes == len(data), origin.download_bytes
+    print("OK", len(got) - 1, len(chunks))
 ''')
 
 
-def test_cdn_and_piece_server_under_gevent(tmp_path):
-    out = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path)], capture_output=True, text=True, timeout=120,
-                         cwd=str(__import__("pathlib").Path(__file__).resolve().parents[4]))
+@pytest.mark.parametrize("streams,chunk,requests", [(1, "16MB", 0), (2, "1MB", 3)],
+                         ids=["one-connection", "two-connections"])
+def test_cdn_and_piece_server_under_gevent(tmp_path, streams, chunk, requests):
+    out = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), str(streams), chunk], capture_output=True,
+                         text=True, timeout=120, cwd=str(__import__("pathlib").Path(__file__).resolve().parents[4]))
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip() == "OK 3"
+    assert out.stdout.strip() == f"OK 3 {requests}"
