@@ -204,20 +204,31 @@ egress queue stays short and the ACKs of its own origin download are not stuck b
 
 What changed since the last figures:
 
+- **The CDN fetches one large blob over two connections.** One TCP flow from the origin left its link idle whenever
+  the flow or its receiver stalled: with the one-layer image the origin's link counter dipped to 77-87 Mbit/s in
+  some seconds and the CDN's fetch ended at 24.1-24.2 s (1.12 x F/u_s), while the four layers of the other image,
+  fetched at once, kept the link at 95-96% and ended at 23.0-23.2 s. The CDN now fetches a large file from a source
+  that answers ranges in 16 MiB chunks of whole pieces over `source_streams` (2) connections while it is the only
+  CDN download (`supernode/cdn/segmented.py`); the origin still sends each byte once. In five interleaved pairs at
+  N = 8 with one layer the fetch ended at 23.1-23.2 s in all five runs over two connections and at 24.1-24.2 s in
+  four of five over one, and the last host finished at 1.13-1.15 x T_min against 1.14-1.17. The gain is smaller
+  than those pairs suggest: in the `make bench` above, the median one-layer runs at N = 4 and 8 still had dips to
+  75-88 Mbit/s and a fetch that ended at 24.1 s over two connections, so not every stall is one flow's. With four
+  layers the downloads are not alone and nothing changes (1.14-1.16 against 1.15-1.16 in two pairs); before that
+  rule, two connections per layer cost the supernode CPU and measured 1.16-1.21.
 - **One report per piece.** Dragonfly reports a written piece twice: result 503 in the next `/peer/task` call, and
   `/peer/piece/suc`, which makes the peer a source of it. Our supernode's registration reply now says
   `reportInPull`; a result 501 in `/peer/task` then does both, and dfget sends `/peer/piece/suc` only when no
   `/peer/task` call has carried the report within 10 ms (the loop is inside a call, often a held 602). At N = 8
-  the supernode answered 986 (one layer) and 1,445 (four layers) `/peer/piece/suc` calls instead of 2,088. In this
-  run a dfdaemon used 2.7 (one layer) and 3.2 (four layers) CPU-seconds per pull and the supernode 5.3 and 7.3,
-  against 3.0 / 3.3 and 6.4 / 7.9 in the previous figures; the machine was 76-80% busy at N = 8 with one layer
-  instead of 87%. In three interleaved pairs of the four-layer case the new code measured 1.16-1.25 x T_min
-  against 1.15-1.24: the spread of single runs is wider than the change.
+  the supernode answered 918 (one layer) and 1,370 (four layers) `/peer/piece/suc` calls instead of 2,088 (the
+  other reports came in the pull calls). In three interleaved pairs of the four-layer case the new code measured
+  1.16-1.25 x T_min against 1.15-1.24: the spread of single runs is wider than the change. Over the two rounds a
+  dfdaemon used 2.4 (one layer) and 3.1 (four layers) CPU-seconds per pull at N = 8 against 3.0 and 3.3 before,
+  and the supernode 4.8 and 7.0 against 6.4 and 7.9.
 - **CPU or links at N = 8, measured.** The table above runs the largest N again with every link at 75 and
-  50 Mbit/s: the same bytes and schedule, less CPU per second. At 50 Mbit/s, with the machine about half busy, the
-  four-layer case took 1.12 x T_min (1.12 in all three runs made this round) and the one-layer case 1.14 (1.14 in
-  both runs), within the target; at 100 Mbit/s the shared cores add 0.02-0.05 to that. At 75 Mbit/s the figures
-  sit between (1.14-1.17 over four runs).
+  50 Mbit/s: the same bytes and schedule, less CPU per second. With the machine about half busy (50 Mbit/s) both
+  images took 1.12 x T_min, and at 75 Mbit/s 1.12-1.14 (earlier runs this round: 1.12 and 1.14 at 50 Mbit/s, 1.14-1.17
+  at 75), within the target; at 100 Mbit/s the shared cores add up to 0.05 to that.
 
 The previous round: a host's uplink is one resource (`peer_up_limit` counts every piece a host's upload server
 serves over all its tasks and registrations, 4 at once; per registration with 3 at once measured 1.14-1.20, per
@@ -233,7 +244,7 @@ beside its reader; the default piece size is about 1/256 of the file (1 MiB here
 reaching all 8 hosts a median 1.9 s after the CDN wrote it with 2 MiB pieces, with 136 MiB of copies queued on the
 hosts' uplinks when the CDN finished.
 
-**How much the machine moves the N = 8 figures.** At N = 8 the 2 cores are 85-97% busy and the result follows
+**How much the machine moves the N = 8 figures.** At N = 8 the 2 cores are 70-97% busy and the result follows
 how much CPU the runs get: the same code measured 1.14-1.17 x T_min (4 layers) one day and 1.18-1.21 the next,
 and over 9 runs of one build the same case ranged from 1.14 to 1.28 (median 1.17); the slowest (1.28) had the
 machine 97% busy. The webhook receiver, whose code did not change, measured a third slower from one day to the
@@ -252,8 +263,8 @@ otherwise idle (1.20-1.21, with more supernode copies), 6 pieces per client at o
 **What is left.** tbf's own framing (the CDN's fetch alone ends at about 1.05-1.07 x F/u_s), the pacing margin
 and the queueing on the hosts' uplinks (at N = 8 seven of the eight copies travel between hosts, so those uplinks
 run about 89% full): together 1.12-1.14 x T_min at N = 8 when the CPU is not short. The emulated hosts share
-2 cores: at 100 Mbit/s and N = 8 the machine is 76-95% busy and a dfdaemon's main thread waits for a core 22-56% of
-the run, which adds 0.02-0.05.
+2 cores: at 100 Mbit/s and N = 8 the machine is 70-95% busy and a dfdaemon's main thread waits for a core 20-56% of
+the run, which adds up to 0.05 (and single runs spread from 1.13 to 1.27).
 Next step: cut the CPU per byte on a host (the mirror still copies each blob from the P2P task file into its cache:
 a second write of every byte) and let peers forward a piece while it is still arriving (sub-piece streaming), so a
 hop and each layer's drain cost a block rather than a piece."""
