@@ -165,10 +165,12 @@ class SegmentedFetch:
             try:
                 for n in range(first, end):
                     size = min(self.content_size, self.length - n * self.content_size)
-                    data = self.storage.read_bytes(key, n * self.piece_size + 4, size)
-                    if len(data) != size:
-                        raise OSError(f"piece {n} of task {self.req.task_id} reads back {len(data)} of {size} bytes")
-                    offload(self.file_md5.update, data)
+                    got = 0
+                    for block in self.storage.read(key, n * self.piece_size + 4, size):   # a block at a time
+                        offload(self.file_md5.update, block)
+                        got += len(block)
+                    if got != size:
+                        raise OSError(f"piece {n} of task {self.req.task_id} reads back {got} of {size} bytes")
             except BaseException as e:      # noqa: BLE001 - ends the run; run() raises it
                 self._fail(e)
                 return
