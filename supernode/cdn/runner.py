@@ -183,11 +183,30 @@ class TaskRunner:
             m.cdn_download.inc()
         with ctx.downloads:
             if self._segmented(start):
-                return self.download_segmented(start_piece, file_md5, prefix)
+                return self.download_segmented(start, start_piece, file_md5, prefix)
             return self.download_single(start, start_piece, file_md5, prefix)
 
+    def _check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled()
+
+    def _on_block(self, n: int) -> None:
+        """Every block read from the source: the shared bandwidth limit, the metric, a turn for the hub."""
+        self.ctx.bucket.acquire(n)
+        if self.ctx.metrics is not None:
+            self.ctx.metrics.cdn_download_size.inc(n)
+        cooperate()                 # a fast source never blocks the read: let the hub serve peers
+
+    def _read_failed(self, e: BaseException) -> bool:
+        """Report a source read cut off mid-body (the task may resume later); False for any other error."""
+        if not is_read_error(e):
+            return False
+        log.warning("cdn download interrupted task=%s err=%s", self.task_id, type(e).__name__)
+        self.report.failure(f"source read error: {type(e).__name__}", False)
+        return True
+
     def download_single(self, start: int, start_piece: int, file_md5, prefix: list[str]) -> None:
-        ctx, m = self.ctx, self.ctx.metrics
+        ctx = self.ctx
         try:
             resp = ctx.source.download(self.req, start, self.length)
         except SourceStatusError as e:
@@ -205,44 +224,25 @@ class TaskRunner:
             sink = PieceSink(writer, self.piece_size, start_piece, ctx.writers, file_md5, self.report.piece)
         try:
             for block in ctx.source.body(resp):
-                if self.cancel.is_set():
-                    raise Cancelled()
-                ctx.bucket.acquire(len(block))
+                self._check_cancel()
+                self._on_block(len(block))
                 sink.feed(block)
-                if m is not None:
-                    m.cdn_download_size.inc(len(block))
-                cooperate()                 # a fast source never blocks the read: let the hub serve peers
             written = sink.finish(empty_piece=start == 0 and sink.bytes_fed == 0)
         except Exception as e:
             sink.close()
             writer.close()
-            if isinstance(e, Cancelled):
+            if isinstance(e, Cancelled) or not self._read_failed(e):
                 raise
-            if is_read_error(e):
-                log.warning("cdn download interrupted task=%s err=%s", self.task_id, type(e).__name__)
-                return self.report.failure(f"source read error: {type(e).__name__}", False)
-            raise
+            return
         writer.close()
         self.finish(start + sink.bytes_fed, file_md5.hexdigest(), prefix, written)
 
-    def download_segmented(self, start_piece: int, file_md5, prefix: list[str]) -> None:
-        ctx, m = self.ctx, self.ctx.metrics
-        start = start_piece * pieces.content_size(self.piece_size)
-
-        def check_cancel() -> None:
-            if self.cancel.is_set():
-                raise Cancelled()
-
-        def on_block(n: int) -> None:
-            ctx.bucket.acquire(n)
-            if m is not None:
-                m.cdn_download_size.inc(n)
-            cooperate()
-
+    def download_segmented(self, start: int, start_piece: int, file_md5, prefix: list[str]) -> None:
+        ctx = self.ctx
         writer = ctx.storage.open_writer(data_key(self.task_id), truncate=start_piece == 0)
         fetch = SegmentedFetch(ctx.source, self.req, ctx.storage, writer, self.piece_size, self.length, start_piece,
-                               file_md5, self.report.piece, ctx.source_streams, self._chunk_pieces(), check_cancel,
-                               on_block, alone=lambda: ctx.downloads.value <= 1)
+                               file_md5, self.report.piece, ctx.source_streams, self._chunk_pieces(),
+                               self._check_cancel, self._on_block, alone=lambda: ctx.downloads.value <= 1)
         log.info("cdn download task=%s streams=%d chunks=%d", self.task_id, fetch.streams, len(fetch.chunks))
         try:
             written = fetch.run()
@@ -252,10 +252,9 @@ class TaskRunner:
             log.warning("cdn download failed task=%s reason=%s", self.task_id, e)
             return self.report.failure(str(e), False)
         except Exception as e:
-            if is_read_error(e):
-                log.warning("cdn download interrupted task=%s err=%s", self.task_id, type(e).__name__)
-                return self.report.failure(f"source read error: {type(e).__name__}", False)
-            raise
+            if not self._read_failed(e):
+                raise
+            return
         finally:
             writer.close()
         etag, last_modified = fetch.validators or ("", "")

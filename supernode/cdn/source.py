@@ -23,8 +23,7 @@ PROBE_TIMEOUT = (4.0, 4.0)
 BLOCK = 1 << 20
 _HOP = {"host", "content-length", "connection", "keep-alive", "transfer-encoding", "te", "upgrade",
         "proxy-connection", "trailer", "if-modified-since", "if-none-match"}
-_CONTENT_RANGE_RE = re.compile(r"^bytes\s+\d+-\d+/(\d+|\*)$")
-_RANGE_START_RE = re.compile(r"^bytes\s+(\d+)-\d+/(?:\d+|\*)$")
+_CONTENT_RANGE_RE = re.compile(r"^bytes\s+(\d+)-\d+/(\d+|\*)$")     # start, total length
 _READ_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
 
 
@@ -128,7 +127,7 @@ class SourceClient:
             raise DfError("SOURCE_AUTH", f"source answered {status}")
         if status == 206 and not user_range:
             m = _CONTENT_RANGE_RE.match(resp.headers.get("Content-Range", "").strip())
-            length = int(m.group(1)) if m and m.group(1) != "*" else -1
+            length = int(m.group(2)) if m and m.group(2) != "*" else -1
             return SourceInfo(status, length, True)
         if status in (200, 206):
             return SourceInfo(status, _content_length(resp), False)
@@ -171,7 +170,7 @@ class SourceClient:
         if resp.status_code != 206:
             resp.close()
             raise SourceStatusError(resp.status_code, f"source answered {resp.status_code} to a range request")
-        m = _RANGE_START_RE.match(resp.headers.get("Content-Range", "").strip())
+        m = _CONTENT_RANGE_RE.match(resp.headers.get("Content-Range", "").strip())
         if m is None or int(m.group(1)) != start:
             resp.close()
             raise SourceStatusError(206, f"source answered another range ({resp.headers.get('Content-Range')!r}) "
