@@ -23,7 +23,7 @@ setup(
         "sqlalchemy>=2.0",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout>=2.2", "helm-python-sdk>=0.2", "kubernetes-validate>=1.30"],
+        "test": ["pytest>=8", "pytest-timeout>=2.2", "hypothesis>=6", "helm-python-sdk>=0.2", "kubernetes-validate>=1.30"],
         "bench": ["matplotlib>=3.7", "py-spy>=0.3"],
     },
     entry_points={
