@@ -88,6 +88,9 @@ class ProgressStore:
         self.blacklist: dict[str, dict[str, int]] = {}
         self._sn_busy: set[str] = set()         # tasks with supernode sends running
         self._fetching: set[str] = set()        # tasks whose CDN download runs
+        # indexes that let a leaving peer be forgotten without scanning every task and blacklist:
+        self._held: dict[str, set[tuple[str, int]]] = {}    # peer -> (task, piece) it was recorded holding
+        self._blamed: dict[str, set[str]] = {}              # peer -> peers whose blacklist names it
 
     # --- supernode side -------------------------------------------------------------------
     def init_task(self, task_id: str, reset: bool = False) -> TaskProgress:
@@ -184,6 +187,9 @@ class ProgressStore:
 
     def drop_holder(self, task_id: str, piece: int, peer_id: str) -> None:
         self.holders(task_id, piece).discard(peer_id)
+        held = self._held.get(peer_id)
+        if held is not None:
+            held.discard((task_id, piece))
 
     # --- client side ----------------------------------------------------------------------
     def init_client(self, task_id: str, cid: str, peer_id: str) -> ClientProgress:
@@ -283,6 +289,7 @@ class ProgressStore:
             return False                            # a repeated report (dfget re-sends it while told to wait)
         if status == SUCCESS:                       # written to disk: servable to others
             self.init_task(cp.task_id).holders.setdefault(piece, set()).add(src_pid)
+            self._held.setdefault(src_pid, set()).add((cp.task_id, piece))
         if status != RUNNING:
             self._release(cp, piece)
         if not cp.bits.set(piece, status):
@@ -296,13 +303,18 @@ class ProgressStore:
             if dst:
                 dst.service_error_count = 0
         elif status == FAILED:
-            bl = self.blacklist.setdefault(src_pid, {})
-            bl[dst_pid] = bl.get(dst_pid, 0) + 1
+            self.blame(src_pid, dst_pid)
             if src:
                 src.client_error_count += 1
             if dst:
                 dst.service_error_count += 1
         return True
+
+    def blame(self, src_pid: str, dst_pid: str) -> None:
+        """Count a failure of ``src_pid`` fetching from ``dst_pid`` in its blacklist."""
+        bl = self.blacklist.setdefault(src_pid, {})
+        bl[dst_pid] = bl.get(dst_pid, 0) + 1
+        self._blamed.setdefault(dst_pid, set()).add(src_pid)
 
     def blacklisted(self, src_pid: str, dst_pid: str) -> bool:
         return self.blacklist.get(src_pid, {}).get(dst_pid, 0) > 0
@@ -327,9 +339,18 @@ class ProgressStore:
         ps = self.peers.pop(peer_id, None)
         if ps is not None and ps.producer_load:      # a peer that is gone no longer loads its upload server
             self._unload(ps.uplink, ps.producer_load)
-        self.blacklist.pop(peer_id, None)
-        for bl in self.blacklist.values():
-            bl.pop(peer_id, None)
-        for tp in self.tasks.values():
-            for hs in tp.holders.values():
+        for dst in self.blacklist.pop(peer_id, {}):      # its own blacklist
+            blamers = self._blamed.get(dst)
+            if blamers is not None:
+                blamers.discard(peer_id)
+                if not blamers:
+                    del self._blamed[dst]
+        for src in self._blamed.pop(peer_id, ()):          # blacklists naming it
+            bl = self.blacklist.get(src)
+            if bl is not None:
+                bl.pop(peer_id, None)
+        for task_id, piece in self._held.pop(peer_id, ()):  # the pieces it held (entries of gone tasks: none)
+            tp = self.tasks.get(task_id)
+            hs = tp.holders.get(piece) if tp is not None else None
+            if hs is not None:
                 hs.discard(peer_id)

@@ -68,7 +68,7 @@ def test_delete_client_and_peer_release_everything():
     s.delete_client("c1")
     assert s.peer("p2").producer_load == 0 and s.superload("t") == 0 and s.in_flight("t", 0) == 0
     s.update("c2", "p2", "", 2, SUCCESS)
-    s.blacklist["p1"] = {"p2": 1}
+    s.blame("p1", "p2")
     s.delete_peer("p2")
     assert s.peer("p2") is None and "p2" not in s.holders("t", 2) and not s.blacklisted("p1", "p2")
     s.delete_task("t")

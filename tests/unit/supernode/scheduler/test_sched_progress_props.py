@@ -1,0 +1,67 @@
+"""Property test: the progress store's incremental records equal a full recount after random sequences of
+register / start / success / failure / leave."""
+from hypothesis import given, settings, strategies as st
+
+from supernode.scheduler.progress import FAILED, SUCCESS, ProgressStore
+
+PEERS = [f"p{i}" for i in range(5)]
+TASKS = ["t0", "t1"]
+op = st.one_of(
+    st.tuples(st.just("register"), st.sampled_from(TASKS), st.sampled_from(PEERS)),
+    st.tuples(st.just("start"), st.sampled_from(TASKS), st.sampled_from(PEERS), st.integers(0, 5),
+              st.sampled_from(PEERS + [""])),
+    st.tuples(st.just("result"), st.sampled_from(TASKS), st.sampled_from(PEERS), st.integers(0, 5),
+              st.sampled_from([SUCCESS, FAILED])),
+    st.tuples(st.just("leave"), st.sampled_from(PEERS)),
+)
+
+
+def _recount_in_flight(store):
+    counts = {}
+    for cp in store.clients.values():
+        for piece in cp.running:
+            counts[(cp.task_id, piece)] = counts.get((cp.task_id, piece), 0) + 1
+    return counts
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(op, max_size=60))
+def test_incremental_records_equal_a_recount(ops):
+    s = ProgressStore(clock=lambda: 0.0)
+    for o in ops:
+        if o[0] == "register":
+            s.init_client(o[1], f"{o[2]}-{o[1]}", o[2])
+        elif o[0] == "start":
+            cid = f"{o[2]}-{o[1]}"
+            cp = s.client(cid)
+            if cp is not None and o[3] not in cp.running and o[4] != o[2]:
+                s.start_piece(cid, o[3], o[4])
+        elif o[0] == "result":
+            cp = s.client(f"{o[2]}-{o[1]}")
+            if cp is not None and o[3] in cp.running:
+                s.update(f"{o[2]}-{o[1]}", o[2], cp.running[o[3]], o[3], o[4])
+        else:
+            for cid in [c for c, cp in s.clients.items() if cp.peer_id == o[1]]:
+                s.delete_client(cid)
+            s.delete_peer(o[1])
+            assert all(o[1] not in hs for tp in s.tasks.values() for hs in tp.holders.values())
+            assert all(o[1] not in bl for bl in s.blacklist.values()) and o[1] not in s.blacklist
+        # in flight per piece equals the clients' running pieces counted afresh
+        flights = {(t, p): n for t, tp in s.tasks.items() for p, n in tp.in_flight.items()}
+        assert flights == _recount_in_flight(s)
+        # upload-server load equals the running pieces served by peers, counted afresh
+        loads = {}
+        for cp in s.clients.values():
+            for src in cp.running.values():
+                if src and src in s.peers:
+                    up = s.peers[src].uplink
+                    loads[up] = loads.get(up, 0) + 1
+        assert {u: n for u, n in s.uplinks.items() if n} == loads
+        # the leave indexes cover every holder and every blacklist entry
+        for t, tp in s.tasks.items():
+            for p, hs in tp.holders.items():
+                for pid in hs:
+                    assert (t, p) in s._held.get(pid, set())
+        for src, bl in s.blacklist.items():
+            for dst in bl:
+                assert src in s._blamed.get(dst, set())
