@@ -12,8 +12,12 @@ class TokenBucket:
     second of tokens (Dragonfly's capacity = rate), so bursts stay short.
     """
 
-    def __init__(self, rate: int):
+    def __init__(self, rate: int, source: str = ""):
         self._lock = threading.Lock()
+        self.source = source          # where the rate was set (for the "limit bound" log line)
+        self.bytes_passed = 0         # bytes that went through acquire (limited buckets only)
+        self.waits = 0                # acquire calls that had to sleep
+        self.wait_seconds = 0.0       # total time acquire calls slept
         self.set_rate(rate)
 
     def set_rate(self, rate: int) -> None:
@@ -32,6 +36,11 @@ class TokenBucket:
                 self._stamp = now
                 if self._tokens >= min(n, self.rate):
                     self._tokens -= n
+                    self.bytes_passed += n
                     return
                 wait = (min(n, self.rate) - self._tokens) / self.rate
+                self.waits += 1
+            slept = time.monotonic()
             time.sleep(max(wait, 0.001))
+            with self._lock:
+                self.wait_seconds += time.monotonic() - slept

@@ -77,7 +77,7 @@ class DfdaemonConfig:
     supernode_token: str = field(default="", repr=False)
     supernode_tls: bool = False                         # https to the supernode (system CAs)
     supernode_ca: list = field(default_factory=list)    # CA files of the supernode and https peers (implies https)
-    ratelimit: int = field(default="20MB", metadata=SIZE)
+    ratelimit: int = field(default="0", metadata=SIZE)   # 0 = no per-download cap (issue: no 20 MB/s default)
     min_rate: int = field(default="64KB", metadata=SIZE)
     client_queue_size: int = 6
     certpem: str = ""

@@ -22,6 +22,8 @@ class DfdaemonMetrics:
                                namespace=NS, subsystem=SUB, registry=r)
         self.flight_failures = Counter("blob_download_failures", "blob downloads that failed or did not verify",
                                        namespace=NS, subsystem=SUB, registry=r)
+        self.ratelimit_wait = Counter("ratelimit_wait_seconds", "seconds P2P downloads waited on their rate limit",
+                                      namespace=NS, subsystem=SUB, registry=r)
         self.cache_bytes = Gauge("cache_bytes", "bytes held in the verified blob cache", namespace=NS, subsystem=SUB,
                                  registry=r)
 

@@ -82,7 +82,8 @@ class Services:
 def build_downloader(config, upload_server):
     from dfdaemon.p2p import Downloader, DownloaderOptions
     opts = DownloaderOptions(work_home=config.downloader_home, nodes=config.node_list,
-                             local_limit=config.ratelimit, min_rate=config.min_rate,
+                             local_limit=config.ratelimit, local_limit_source="dfdaemon ratelimit",
+                             min_rate=config.min_rate,
                              total_limit=config.upload.total_limit, client_queue_size=config.client_queue_size,
                              ip=config.local_ip, port=config.peer_port, alive_time=0,
                              expire_time=config.upload.expire,
@@ -153,6 +154,7 @@ def build_services(config, downloader=None, upload_server=None, access=None, aut
         if upload_server is None:
             upload_server = build_upload_server(config)
         downloader = build_downloader(config, upload_server)
+        downloader.on_limit_wait = metrics.ratelimit_wait.inc
     fetcher = BlobFetcher(downloader if p2p else None, http, metrics, filters=config.task_filters,
                           direct_only=not p2p)
     passthrough = Passthrough(http, auth, metrics, prefetch=build_prefetch(config, downloader) if p2p else None)

@@ -26,7 +26,7 @@ SIZE = {"parse": parse_size}
 @dataclass
 class DfgetFileConfig:
     nodes: list = field(default_factory=list)
-    local_limit: int = field(default="20MB", metadata=SIZE)
+    local_limit: int = field(default="0", metadata=SIZE)   # 0 = unlimited (Dragonfly 1.x had 20MB)
     min_rate: int = field(default="64KB", metadata=SIZE)
     total_limit: int = field(default="0", metadata=SIZE)
     client_queue_size: int = 6
@@ -88,6 +88,7 @@ def build_options(args, file_conf: DfgetFileConfig) -> DownloaderOptions:
         work_home=os.path.abspath(os.path.expanduser(home)),
         nodes=nodes,
         local_limit=pick(args.locallimit, file_conf.local_limit),
+        local_limit_source=("dfget --locallimit" if args.locallimit is not None else "dfget config localLimit"),
         min_rate=pick(args.minrate, file_conf.min_rate),
         total_limit=pick(args.totallimit, file_conf.total_limit),
         client_queue_size=pick(args.clientqueue, file_conf.client_queue_size),

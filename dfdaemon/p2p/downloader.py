@@ -43,7 +43,8 @@ class DownloaderOptions:
     """Per-process settings (dfget.yml + flags, or the dfdaemon's config)."""
     work_home: str = os.path.expanduser("~/.small-dragonfly")
     nodes: list = field(default_factory=lambda: ["127.0.0.1:8002=1"])
-    local_limit: int = 20 << 20        # bytes/s for pieces and back-source; 0 = unlimited
+    local_limit: int = 0               # bytes/s for pieces and back-source; 0 = unlimited (default)
+    local_limit_source: str = "default"  # where local_limit was set, named in the limit-bound log line
     min_rate: int = 64 << 10           # drives timeouts only
     total_limit: int = 0               # host upload limit handed to the upload server
     client_queue_size: int = 6         # pieces fetched at once
@@ -96,6 +97,9 @@ class Downloader:
                  client: SupernodeClient | None = None, upload=None, rng: random.Random | None = None,
                  sleep=time.sleep, version: str = VERSION):
         parse_nodes(options.nodes)          # fail at start-up on a bad node list (ConfigError)
+        self.limit_wait_seconds = 0.0       # time downloads spent waiting on their rate limiter
+        self.limit_bound_pulls = 0          # downloads a configured rate limit made wait
+        self.on_limit_wait = None           # optional callback(seconds), e.g. a metrics counter
         self.options = options
         self.version = version
         self.user_agent = f"dfget/{version}"
@@ -174,9 +178,18 @@ class Downloader:
         except OSError as e:
             log.warning("cannot store supernode keys node=%s error=%s", node, e)
 
+    def record_limit_wait(self, seconds: float) -> None:
+        self.limit_wait_seconds += seconds
+        self.limit_bound_pulls += 1
+        if self.on_limit_wait is not None:
+            self.on_limit_wait(seconds)
+
     def make_limiter(self, local_limit: int | None) -> TokenBucket | None:
-        rate = self.options.local_limit if local_limit is None else local_limit
-        return TokenBucket(rate) if rate and rate > 0 else None
+        if local_limit is None:
+            rate, source = self.options.local_limit, self.options.local_limit_source
+        else:
+            rate, source = local_limit, "request localLimit"
+        return TokenBucket(rate, source) if rate and rate > 0 else None
 
     def new_sign(self) -> str:
         """``<pid>-<unix seconds with 3 decimals>``, unique within this process."""

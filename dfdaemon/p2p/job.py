@@ -73,6 +73,17 @@ class DownloadJob:
         self.limiter = dl.make_limiter(req.local_limit)
         self._last_rate = 0.0
 
+    def _log_limit(self, res: Result) -> None:
+        """One line per pull when a configured rate limit made it wait (issue: say what slows a pull)."""
+        lim = self.limiter
+        if lim is None or lim.waits == 0:
+            return
+        log.info("rate limit bound url=%s limit=%dB/s set_by=%s waited=%.3fs waits=%d bytes=%d",
+                 self.req.url, lim.rate, lim.source or "unknown", lim.wait_seconds, lim.waits, lim.bytes_passed)
+        record = getattr(self.dl, "record_limit_wait", None)
+        if record is not None:
+            record(lim.wait_seconds)
+
     # ---- entry --------------------------------------------------------------------------
     def run(self) -> Result:
         start = time.monotonic()
@@ -97,6 +108,7 @@ class DownloadJob:
             raise e
         res.cost = time.monotonic() - start
         res.task_id, res.node = self.task_id, self.node
+        self._log_limit(res)
         self._report_metrics(res)
         return res
 

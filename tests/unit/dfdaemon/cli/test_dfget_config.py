@@ -17,7 +17,7 @@ def test_yaml_keys_in_dragonfly_spelling(tmp_path):
 def test_defaults_when_no_file(tmp_path):
     c = dc.load_file_config(None, legacy_path=str(tmp_path / "absent.conf"))
     if not __import__("os").path.isfile(dc.DEFAULT_CONFIG):
-        assert c.local_limit == 20 << 20 and c.min_rate == 64 << 10 and c.client_queue_size == 6
+        assert c.local_limit == 0 and c.min_rate == 64 << 10 and c.client_queue_size == 6
 
 
 def test_unknown_key_and_missing_file_fail(tmp_path):
