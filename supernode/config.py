@@ -32,7 +32,7 @@ class SupernodeConfig:
     # CDN
     cdn_pattern: str = "local"            # local | source
     storage_driver: str = "local"         # local | memory
-    max_bandwidth: int = field(default="200MB", metadata=SIZE)
+    max_bandwidth: int = field(default="0", metadata=SIZE)   # 0 = no back-to-source cap (Dragonfly 1.x: 200MB)
     system_bandwidth: int = field(default="20MB", metadata=SIZE)
     fail_access_interval: float = field(default="3m", metadata=DURATION)
     source_connect_timeout: float = field(default="5s", metadata=DURATION)
@@ -92,7 +92,7 @@ def validate(conf: SupernodeConfig) -> None:
     from dfcommon.errors import ConfigError
     if conf.cdn_pattern not in ("local", "source"):
         raise ConfigError(f"cdn_pattern must be 'local' or 'source', got {conf.cdn_pattern!r}")
-    if conf.max_bandwidth <= conf.system_bandwidth:
+    if conf.max_bandwidth > 0 and conf.max_bandwidth <= conf.system_bandwidth:
         raise ConfigError("max_bandwidth must be larger than system_bandwidth")
     for name in ("port", "download_port"):
         if not 0 <= getattr(conf, name) <= 65535:

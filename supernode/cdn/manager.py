@@ -73,7 +73,9 @@ class CdnManager:
         self.listener = listener
         self.metas = MetaStore(storage)
         self.source = SourceClient(config.source_connect_timeout, config.source_read_timeout, session_factory)
-        self.bucket = TokenBucket(config.max_bandwidth - config.system_bandwidth)
+        # max_bandwidth 0 (the default) = the back-to-source read is not capped
+        self.bucket = TokenBucket(config.max_bandwidth - config.system_bandwidth if config.max_bandwidth > 0 else 0,
+                                  "supernode max_bandwidth - system_bandwidth")
         self.ctx = RunContext(storage, self.metas, self.source, self.bucket, max(1, config.cdn_writers), metrics,
                               source_streams=config.source_streams, source_chunk=config.source_chunk)
         self.gc = DiskGc(storage, self.metas, config, metrics, delete=self._gc_delete, free_space=free_space)
