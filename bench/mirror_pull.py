@@ -32,7 +32,7 @@ from tests.integration.dfdaemon.mirror_stack import DfdaemonProcess
 MiB = 1 << 20
 REPO = "bench/mirror"
 CURL_W = "%{http_code} %{time_starttransfer} %{speed_download} %{time_total} %{size_download}"
-MIRROR_CONF = {"ratelimit": "0", "log_level": "WARNING", "stall_timeout": "120s", "upstream_timeout": "60s"}
+MIRROR_CONF = {"log_level": "WARNING", "stall_timeout": "120s", "upstream_timeout": "60s"}
 TARGET_WARM, TARGET_TTFB_S, TARGET_BYTES = 0.70, 0.2, 1.0
 
 
@@ -302,8 +302,8 @@ def main(argv=None) -> int:
     work = tempfile.mkdtemp(prefix="bench-mirror-")
     data = {"machine": machine(), "size_bytes": size, "runs": args.runs}
     reg = Registry(os.path.join(work, "registry")).start()
-    sn = SupernodeProcess(os.path.join(work, "sn"), ["--max-bandwidth", "20G", "--system-bandwidth", "1M",
-                                                     "--log-level", "WARNING"])
+    # default supernode and dfdaemon settings (no bandwidth or rate keys): what a new user gets
+    sn = SupernodeProcess(os.path.join(work, "sn"), ["--log-level", "WARNING"])
     try:
         data["single"] = s = single_host(reg, sn, work, size, args.runs, not args.no_profile)
         data["many"] = many = [many_hosts(reg, sn, work, size, int(n)) for n in args.hosts.split(",")]
