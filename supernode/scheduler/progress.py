@@ -68,6 +68,7 @@ class ClientProgress:
     peer_id: str
     bits: PieceBitset = field(default_factory=PieceBitset)
     running: dict[int, str] = field(default_factory=dict)     # piece -> source peer id ("" = supernode)
+    cid: str = ""
 
 
 @dataclass
@@ -91,6 +92,7 @@ class ProgressStore:
         # indexes that let a leaving peer be forgotten without scanning every task and blacklist:
         self._held: dict[str, set[tuple[str, int]]] = {}    # peer -> (task, piece) it was recorded holding
         self._blamed: dict[str, set[str]] = {}              # peer -> peers whose blacklist names it
+        self._serving: dict[str, set[tuple[str, int]]] = {}  # peer -> (cid, piece) running from it
 
     # --- supernode side -------------------------------------------------------------------
     def init_task(self, task_id: str, reset: bool = False) -> TaskProgress:
@@ -194,7 +196,7 @@ class ProgressStore:
     # --- client side ----------------------------------------------------------------------
     def init_client(self, task_id: str, cid: str, peer_id: str) -> ClientProgress:
         self.delete_client(cid)
-        cp = self.clients[cid] = ClientProgress(task_id, peer_id)
+        cp = self.clients[cid] = ClientProgress(task_id, peer_id, cid=cid)
         self.peers.setdefault(peer_id, PeerState())
         self.init_task(task_id)
         return cp
@@ -232,6 +234,7 @@ class ProgressStore:
             ps.uplink = ps.uplink or uplink or dst_pid
             ps.producer_load += 1
             self.uplinks[ps.uplink] = self.uplinks.get(ps.uplink, 0) + 1
+            self._serving.setdefault(dst_pid, set()).add((cid, piece))
         else:
             tp.superload += 1
             tp.superload_changed = self._clock()
@@ -262,6 +265,12 @@ class ProgressStore:
                     starts.pop(0)
                     if not starts:
                         del tp.sn_sending[piece]
+        if dst:
+            serving = self._serving.get(dst)
+            if serving is not None:
+                serving.discard((cp.cid, piece))
+                if not serving:
+                    del self._serving[dst]
         ps = self.peers.get(dst) if dst else None
         if ps is not None and ps.producer_load > 0:
             ps.producer_load -= 1
@@ -336,6 +345,12 @@ class ProgressStore:
         self._fetching.discard(task_id)
 
     def delete_peer(self, peer_id: str) -> None:
+        for cid, piece in list(self._serving.get(peer_id, ())):   # pieces others fetch from it: fetch again
+            cp = self.clients.get(cid)
+            if cp is not None and cp.running.get(piece) == peer_id:
+                self._release(cp, piece)
+                cp.bits.set(piece, WAITING)
+        self._serving.pop(peer_id, None)
         ps = self.peers.pop(peer_id, None)
         if ps is not None and ps.producer_load:      # a peer that is gone no longer loads its upload server
             self._unload(ps.uplink, ps.producer_load)

@@ -65,3 +65,20 @@ def test_incremental_records_equal_a_recount(ops):
         for src, bl in s.blacklist.items():
             for dst in bl:
                 assert src in s._blamed.get(dst, set())
+        for src, running in s._serving.items():
+            for cid, piece in running:
+                assert s.clients[cid].running[piece] == src
+
+
+def test_a_leaving_source_frees_the_pieces_fetched_from_it():
+    s = ProgressStore(clock=lambda: 0.0)
+    s.init_client("t", "c1", "p1")
+    s.init_client("t", "c0", "p0")
+    s.start_piece("c1", 3, "p0")
+    assert s.uplink_load("p0") == 1
+    s.delete_client("c0")
+    s.delete_peer("p0")
+    assert 3 not in s.client("c1").running and s.tasks["t"].in_flight == {}
+    assert s.uplinks == {} and s._serving == {}
+    s.init_client("t", "c0", "p0")              # the same peer id back: nothing stale charged to it
+    assert s.uplink_load("p0") == 0
