@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the Debian packages the test-suite drives (real registry, pull clients, redis, netns tools).
+# Install the Debian packages the test-suite drives (real registry, pull clients, redis, netns tools, nginx as
+# the piece server of the Go supernode in the interoperability tests).
 # Only what is missing is installed; nothing is started here (fixtures start what they need).
 set -euo pipefail
 need=()
@@ -12,6 +13,7 @@ command -v ctr >/dev/null || need+=(containerd)
 command -v ip >/dev/null || need+=(iproute2)
 command -v tc >/dev/null || need+=(iproute2)
 command -v curl >/dev/null || need+=(curl)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 [ -x /bin/busybox ] || need+=(busybox-static)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages: all present"
