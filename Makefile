@@ -14,13 +14,19 @@ $(STAMP): setup.py
 
 venv: $(STAMP)
 
+# the example plug-in package the plug-in tests load by entry point (docs/plugins.md)
+PLUGINS_STAMP := $(VENV)/.example-plugins
+$(PLUGINS_STAMP): $(STAMP) tests/plugins/dragonfly_example_plugins/setup.py
+	$(BIN)/pip install -q -e tests/plugins/dragonfly_example_plugins
+	touch $(PLUGINS_STAMP)
+
 run: venv
 	$(BIN)/python scripts/run_stack.py
 
 system-deps:
 	bash scripts/install-system-deps.sh
 
-test: venv system-deps
+test: venv $(PLUGINS_STAMP) system-deps
 	$(BIN)/python -m pytest
 
 bench: venv system-deps

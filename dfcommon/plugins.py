@@ -17,8 +17,10 @@ def installed(group):
     return {ep.name: ep for ep in metadata.entry_points(group=group)}
 
 
-def load(group, name, builtins=None):
-    """Return the object named ``name``: a built-in first, then an installed plug-in."""
+def load(group, name, builtins=None, setting=None):
+    """Return the object named ``name``: a built-in first, then an installed plug-in.
+
+    ``setting`` names the config key in the error (for example ``storage_driver``)."""
     builtins = builtins or {}
     if name in builtins:
         return builtins[name]
@@ -26,4 +28,6 @@ def load(group, name, builtins=None):
     if name in eps:
         return eps[name].load()
     known = sorted(set(builtins) | set(eps))
-    raise ConfigError(f"unknown {group} plug-in {name!r}; known: {', '.join(known) or '(none)'}")
+    what = f"{setting} {name!r}" if setting else f"{group} plug-in {name!r}"
+    raise ConfigError(f"unknown {what}: choose one of {', '.join(known) or '(none)'} "
+                      f"(plug-ins come from the entry-point group {group})")

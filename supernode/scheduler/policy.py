@@ -15,7 +15,6 @@ import random
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
-from dfcommon.errors import ConfigError
 
 
 @dataclass
@@ -67,8 +66,11 @@ class Sequential:
 POLICIES: dict[str, type] = {p.name: p for p in (RarestFirst, DragonflyRarestFirst, Sequential)}
 
 
+POLICY_GROUP = "dragonfly.policies"
+
+
 def create_policy(name: str) -> PiecePolicy:
-    try:
-        return POLICIES[name]()
-    except KeyError:
-        raise ConfigError(f"unknown scheduler_policy {name!r}: choose one of {', '.join(sorted(POLICIES))}") from None
+    """A built-in policy, or a class installed in the ``dragonfly.policies`` entry-point group
+    (docs/plugins.md); an unknown name raises ConfigError listing the known ones."""
+    from dfcommon import plugins
+    return plugins.load(POLICY_GROUP, name, POLICIES, setting="scheduler_policy")()

@@ -1,21 +1,30 @@
-"""Build the storage driver named by ``storage_driver`` in the supernode config."""
+"""Build the storage driver named by ``storage_driver`` in the supernode config.
+
+Built-in drivers are ``local`` and ``memory``; any other name is looked up in the ``dragonfly.storage``
+entry-point group (see docs/plugins.md). An entry point is a callable ``factory(home_dir) -> StorageDriver``.
+"""
 from __future__ import annotations
 
-from dfcommon.errors import ConfigError
+from dfcommon import plugins
 
 from .local import LocalStorage
 from .memory import MemoryStorage
 
-DRIVERS = ("local", "memory")
+GROUP = "dragonfly.storage"
+BUILTINS = {"local": LocalStorage, "memory": lambda home_dir: MemoryStorage()}
+DRIVERS = tuple(BUILTINS)
+
+
+def available_drivers() -> list[str]:
+    """Built-in and installed driver names."""
+    return sorted(set(BUILTINS) | set(plugins.installed(GROUP)))
 
 
 def create_storage(name: str, home_dir: str):
-    """``local`` stores under ``<home_dir>/repo``; ``memory`` keeps bytes in this process."""
-    if name == "local":
-        return LocalStorage(home_dir)
-    if name == "memory":
-        return MemoryStorage()
-    raise ConfigError(f"unknown storage_driver {name!r}: choose one of {', '.join(DRIVERS)}")
+    """``local`` stores under ``<home_dir>/repo``; ``memory`` keeps bytes in this process; other names are
+    installed plug-ins. An unknown name raises ConfigError listing the known ones."""
+    factory = plugins.load(GROUP, name, BUILTINS, setting="storage_driver")
+    return factory(home_dir)
 
 
 def storage_from_config(config):

@@ -6,14 +6,16 @@ import threading
 import pytest
 
 from dfcommon.errors import ConfigError, DfError
-from supernode.storage import LocalStorage, MemoryStorage, create_storage
+from supernode.storage import create_storage
+from supernode.storage.factory import available_drivers
 
 KEY = "download/abc/abcdef"
 
 
-@pytest.fixture(params=["local", "memory"])
+@pytest.fixture(params=available_drivers())
 def store(request, tmp_path):
-    return LocalStorage(str(tmp_path)) if request.param == "local" else MemoryStorage()
+    """Every built-in driver and every driver installed in the ``dragonfly.storage`` entry-point group."""
+    return create_storage(request.param, str(tmp_path))
 
 
 def test_write_at_offsets_and_read_range(store):
@@ -111,20 +113,26 @@ def test_bad_prefix_rejected(store):
 
 
 def test_local_path_and_free_space(store, tmp_path):
+    """A driver either names a real file holding the key's bytes (and the free space of its disk) or None."""
     store.put_atomic(KEY, b"data")
     path = store.local_path(KEY)
     free = store.free_space()
-    if store.name == "local":
-        assert path == str(tmp_path / "repo" / "download" / "abc" / "abcdef")
+    if path is not None:
         with open(path, "rb") as f:
             assert f.read() == b"data"
         assert isinstance(free, int) and free > 0
     else:
-        assert path is None and free is None
+        assert free is None
+    if store.name == "local":
+        assert path == str(tmp_path / "repo" / "download" / "abc" / "abcdef")
+    if store.name == "memory":
+        assert path is None
 
 
 def test_factory_by_name(tmp_path):
     assert create_storage("local", str(tmp_path)).name == "local"
     assert create_storage("memory", str(tmp_path)).name == "memory"
-    with pytest.raises(ConfigError, match="unknown storage_driver"):
+    with pytest.raises(ConfigError, match="unknown storage_driver 's3'") as err:
         create_storage("s3", str(tmp_path))
+    for name in available_drivers():               # the message lists every known driver, plug-ins included
+        assert name in str(err.value)

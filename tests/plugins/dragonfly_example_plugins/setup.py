@@ -1,0 +1,17 @@
+"""An example plug-in package: what a third party ships to extend the system without editing it.
+
+Installed into the test venv by ``make test``; the contract suites pick its plug-ins up by entry point.
+"""
+from setuptools import setup
+
+setup(
+    name="dragonfly-example-plugins",
+    version="0.1.0",
+    description="Example plug-ins: a flat-directory CDN storage driver and a last-piece-first policy",
+    packages=["dragonfly_example_plugins"],
+    python_requires=">=3.11",
+    entry_points={
+        "dragonfly.storage": ["flat-dir = dragonfly_example_plugins.flat_storage:create"],
+        "dragonfly.policies": ["last-first = dragonfly_example_plugins.last_first:LastFirst"],
+    },
+)
