@@ -19,6 +19,8 @@ subcommands:
   dfdaemon version                 print the version as JSON
   dfdaemon config [flags]          print the effective configuration (secrets redacted)
   dfdaemon gen-ca [options]        create a CA certificate and key for HTTPS hijacking
+  dfdaemon doctor [options]        check this host's docker/containerd/podman set-up and the supernodes
+                                   (exit 0 ok, 1 a file to change, 2 unreachable, 3 both, 10 bad config)
 
 examples:
   dfdaemon                                             # mirror Docker Hub on 127.0.0.1:65001 via 127.0.0.1:8002
@@ -113,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if argv[:1] == ["gen-ca"]:
         return _gen_ca(argv[1:])
+    if argv[:1] == ["doctor"]:
+        from dfdaemon.cli.doctor import main as doctor_main
+        return doctor_main(argv[1:])
     show = argv[:1] == ["config"]
     args = build_parser().parse_args(argv[1:] if show else argv)
     try:
