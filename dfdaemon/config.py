@@ -60,6 +60,8 @@ class UploadConfig:
     expire: float = field(default=180.0, metadata=DURATION)
     total_limit: int = field(default=0, metadata=SIZE)
     gc_interval: float = field(default=15.0, metadata=DURATION)
+    disk_max_used: int = field(default=0, metadata=SIZE)   # served files' total; 0 = no limit
+    disk_min_free: int = field(default=0, metadata=SIZE)   # free bytes kept on the data disk; 0 = no limit
     tls_cert: str = ""                                  # PEM certificate: serve peers over https
     tls_key: str = ""                                   # its PEM key
 

@@ -98,6 +98,7 @@ def build_upload_server(config):
     if not config.upload.enabled or config.registry_mirror.direct:
         return None
     from dfdaemon.upload import UploadServer
+    from dfdaemon.upload.gc import DiskLimits
     os.makedirs(config.data_dir, exist_ok=True)
     from dfdaemon.p2p.trust import trusted_keys_dir
     from dfdaemon.upload.notify import HttpServiceDown
@@ -111,7 +112,8 @@ def build_upload_server(config):
     return UploadServer(config.data_dir, ip=config.local_ip or "0.0.0.0", port=config.peer_port, alive=0,
                         expire=config.upload.expire, total_limit=config.upload.total_limit,
                         gc_interval=config.upload.gc_interval, notifier=notifier, ssl_context=tls,
-                        trusted_keys_dir=trusted_keys_dir(config.downloader_home))
+                        trusted_keys_dir=trusted_keys_dir(config.downloader_home),
+                        disk_limits=DiskLimits(config.upload.disk_max_used, config.upload.disk_min_free))
 
 
 def _supernode_verify(config):

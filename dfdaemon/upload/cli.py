@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit after this long without requests (default 5m, 0 = never)")
     p.add_argument("--totallimit", type=_size, default=0, help="host upload limit, e.g. 20M (default unlimited)")
     p.add_argument("--gc-interval", type=_duration, default=15.0, help="period of the expiry walk (default 15s)")
+    p.add_argument("--disk-max-used", type=_size, default=0,
+                   help="bytes the served files may take; above it the least recently used go first, "
+                        "e.g. 50G (default 0 = no limit)")
+    p.add_argument("--disk-min-free", type=_size, default=0,
+                   help="free bytes to keep on the data dir's disk, deleting least recently used files, "
+                        "e.g. 5G (default 0 = no limit)")
     p.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)  # a socket bound by the launcher
     p.add_argument("--tls-cert", default="", help="PEM certificate: serve peers over https")
     p.add_argument("--tls-key", default="", help="PEM key of --tls-cert")
@@ -102,6 +108,7 @@ def main(argv=None) -> int:
     _ensure_gevent()
     import gevent
 
+    from .gc import DiskLimits
     from .meta import write_service_port
     from .server import UploadServer
 
@@ -129,7 +136,8 @@ def main(argv=None) -> int:
     server = UploadServer(data, ip=args.ip, port=args.port, alive=args.alivetime, expire=args.expiretime,
                           total_limit=args.totallimit, meta_path=meta, gc_interval=args.gc_interval,
                           listener=listener, trusted_keys_dir=trusted, ssl_context=tls,
-                          notifier=_notifier(args))
+                          notifier=_notifier(args),
+                          disk_limits=DiskLimits(args.disk_max_used, args.disk_min_free))
     try:
         port = server.start()
     except OSError as e:

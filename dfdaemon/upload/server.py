@@ -10,7 +10,7 @@ from gevent.event import Event
 from dfcommon.wsgi_server import NoDelayWSGIServer as WSGIServer
 
 from .app import Authorize, UploadApp
-from .gc import UploadGC
+from .gc import DiskLimits, UploadGC
 from .listen import bind_listener, candidate_ports  # noqa: F401 - candidate_ports is re-exported
 from .meta import clear_service_port
 from .notify import HttpServiceDown, ServiceDownNotifier
@@ -24,7 +24,8 @@ STOP_TIMEOUT = 5.0
 class UploadServer:
     """Serves ``data_dir`` to peers until stopped or idle for ``alive`` seconds (0 = never).
 
-    Every ``gc_interval`` seconds files older than ``expire`` are removed (:class:`UploadGC`).
+    Every ``gc_interval`` seconds files older than ``expire`` are removed, and the least recently used
+    ones too while ``disk_limits`` are exceeded (:class:`UploadGC`).
     On stop it sends service-down for finished tasks, deletes their files and, when
     ``meta_path`` is set, writes servicePort 0 there.
     """
@@ -33,14 +34,15 @@ class UploadServer:
                  expire: float = 180.0, total_limit: int = 0, meta_path: str | None = None,
                  gc_interval: float = 15.0, idle_check: float = 1.0, authorize: Authorize | None = None,
                  notifier: ServiceDownNotifier | None = None, service: UploadService | None = None,
-                 listener=None, trusted_keys_dir: str | None = None, ssl_context=None):
+                 listener=None, trusted_keys_dir: str | None = None, ssl_context=None,
+                 disk_limits: DiskLimits | None = None):
         self.service = service if service is not None else UploadService(data_dir, total_limit=total_limit)
         if authorize is None and trusted_keys_dir:
             from .peer_auth import peer_authorizer       # peer tokens, once a supernode key is trusted
             authorize = peer_authorizer(trusted_keys_dir, self.service)
         self.app = UploadApp(self.service, authorize=authorize)
         self.ssl_context = ssl_context                   # TLS for peers (None = plain HTTP)
-        self.gc = UploadGC(self.service, notifier or HttpServiceDown(), expire)
+        self.gc = UploadGC(self.service, notifier or HttpServiceDown(), expire, limits=disk_limits)
         self.ip, self.requested_port = ip or "0.0.0.0", int(port or 0)
         self.alive, self.gc_interval = float(alive), float(gc_interval)
         self.idle_check = min(float(idle_check), max(self.alive / 4, 0.05)) if self.alive > 0 else idle_check

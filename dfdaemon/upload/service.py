@@ -36,6 +36,20 @@ def check_name(name) -> str:
     return name
 
 
+class ServedPiece(PieceStream):
+    """A piece body that tells the task table once when the server is done with it."""
+
+    def __init__(self, *args, on_done=None, **kw):
+        super().__init__(*args, **kw)
+        self._on_done = on_done
+
+    def close(self) -> None:
+        super().close()
+        done, self._on_done = self._on_done, None
+        if done is not None:
+            done()
+
+
 class UploadService:
     def __init__(self, data_dir: str, total_limit: int = 0, tasks: TaskTable | None = None,
                  rate: UploadRate | None = None, clock=time.monotonic):
@@ -77,8 +91,9 @@ class UploadService:
         except BaseException:
             os.close(fd)
             raise
-        self.tasks.touch(name)
-        return PieceStream(fd, plan, req.piece_size, limiter=self.rate), plan
+        self.tasks.begin_serve(name)               # the disk GC leaves a file alone while a body goes out
+        return ServedPiece(fd, plan, req.piece_size, limiter=self.rate,
+                           on_done=lambda: self.tasks.end_serve(name)), plan
 
     def delete_file(self, name: str) -> None:
         try:

@@ -15,6 +15,7 @@ class TaskRecord:
     rate_limit: int = 0       # last rate the downloader offered on /rate
     finished: bool = False    # set by /client/finish: the whole file is there
     access_time: float = field(default_factory=time.time)
+    serving: int = 0          # piece bodies of this file being sent now
 
 
 class TaskTable:
@@ -40,6 +41,19 @@ class TaskTable:
         """Record an access (a piece was served); registers the file if it was unknown."""
         with self._lock:
             self._ensure(name).access_time = self._clock()
+
+    def begin_serve(self, name: str) -> None:
+        """A piece body of the file starts going out (an access too); ended by :meth:`end_serve`."""
+        with self._lock:
+            rec = self._ensure(name)
+            rec.access_time = self._clock()
+            rec.serving += 1
+
+    def end_serve(self, name: str) -> None:
+        with self._lock:
+            rec = self._tasks.get(name)
+            if rec is not None and rec.serving > 0:
+                rec.serving -= 1
 
     def register(self, name: str) -> None:
         """``/check``: a downloader is about to write this file (an unfinished task)."""
