@@ -16,6 +16,7 @@ from webhooks.config import WebhookConfig
 from webhooks.config import validate as validate_webhooks
 from supernode.policies.config import PolicyConfig
 from supernode.auth.config import AuthConfig, validate_auth
+from supernode.cluster.config import ClusterConfig, validate_cluster
 
 SIZE = {"parse": parse_size}
 DURATION = {"parse": parse_duration}
@@ -74,6 +75,8 @@ class SupernodeConfig:
     policies: PolicyConfig = field(default_factory=PolicyConfig)
     # component auth (bearer tokens with roles, peer tokens) and TLS of both listeners
     auth: AuthConfig = field(default_factory=lambda: cfg.build(AuthConfig, {}, "auth"))
+    # cluster mode: shared state in Redis (no redis_url = one supernode, state in memory)
+    cluster: ClusterConfig = field(default_factory=lambda: cfg.build(ClusterConfig, {}, "cluster"))
 
 
 def load_config(path: str | None = None, overrides: dict | None = None, environ=None) -> SupernodeConfig:
@@ -82,10 +85,23 @@ def load_config(path: str | None = None, overrides: dict | None = None, environ=
         base = data.pop("base")
         data = {**base, **data}
     env = cfg.env_overrides(SupernodeConfig, "SUPERNODE", environ)
+    env = cfg.deep_merge(env, _chart_redis_env(environ))
     merged = cfg.deep_merge(cfg.deep_merge(data, env), {k: v for k, v in (overrides or {}).items() if v is not None})
     conf = cfg.build(SupernodeConfig, merged, "supernode config")
     validate(conf)
     return conf
+
+
+def _chart_redis_env(environ=None) -> dict:
+    """The Helm chart's ``SUPERNODE_REDIS_URL`` / ``SUPERNODE_REDIS_PASSWORD`` set the cluster section
+    (``SUPERNODE_CLUSTER_REDIS_URL`` / ``SUPERNODE_CLUSTER_REDIS_PASSWORD`` are the same keys)."""
+    import os
+    environ = os.environ if environ is None else environ
+    out = {}
+    for var, key in (("SUPERNODE_REDIS_URL", "redis_url"), ("SUPERNODE_REDIS_PASSWORD", "redis_password")):
+        if var in environ:
+            out[key] = environ[var]
+    return {"cluster": out} if out else {}
 
 
 def validate(conf: SupernodeConfig) -> None:
@@ -114,3 +130,4 @@ def validate(conf: SupernodeConfig) -> None:
     from supernode.policies.config import validate_policies
     validate_policies(conf.policies)
     validate_auth(conf.auth)
+    validate_cluster(conf.cluster, conf.advertise_ip)

@@ -18,6 +18,7 @@ from supernode.upload_pacer import pacer_from_config
 from supernode.preheat.wiring import components_of
 from supernode.policies.service import policy_service_of
 from supernode.services import Services, build_services
+from supernode.cluster.node import cluster_of
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,9 @@ class SupernodeServer:
         that serves ``self.app``) the API and piece listeners."""
         host = self.config.listen_ip
         policy_service_of(self.services).start()        # before the API serves: policy changes reach the jobs
+        cluster = cluster_of(self.services)
+        if cluster is not None:
+            cluster.start()                 # a member (heartbeat in Redis) before the API serves
         if listen:
             for port, app in ((self.config.port, self.app), (self.config.download_port, self.piece_app)):
                 tls = {"ssl_context": self._tls} if self._tls is not None else {}

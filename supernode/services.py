@@ -24,6 +24,9 @@ class Services:
 
     def close(self) -> None:
         self.piece_errors.close()
+        cluster = self.extras.get("cluster")
+        if cluster is not None:
+            cluster.stop()
 
 
 def build_services(config, storage=None, cdn=None, metrics=None, rng: random.Random | None = None) -> Services:
@@ -41,4 +44,9 @@ def build_services(config, storage=None, cdn=None, metrics=None, rng: random.Ran
     piece_errors = PieceErrorQueue(cdn, on_bad_task=state.drop_task)
     manager = TaskManager(config, state, scheduler, cdn, piece_errors)
     cdn.set_listener(CdnEvents(state))
-    return Services(config, metrics, storage, cdn, state, scheduler, manager, piece_errors)
+    services = Services(config, metrics, storage, cdn, state, scheduler, manager, piece_errors)
+    cluster = getattr(config, "cluster", None)
+    if cluster is not None and cluster.enabled:
+        from supernode.cluster.wiring import install_cluster
+        install_cluster(services)           # shared state in Redis; the embedded default stays as above
+    return services

@@ -2,7 +2,7 @@ import pytest
 
 from tests.helpers import free_port
 
-pytest_plugins = ["tests.fixtures.plugin", "tests.fixtures.processes"]
+pytest_plugins = ["tests.fixtures.plugin", "tests.fixtures.processes", "tests.fixtures.redis_server"]
 
 
 @pytest.fixture

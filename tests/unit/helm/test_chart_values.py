@@ -60,7 +60,8 @@ def test_every_supernode_key_set_through_the_chart_loads(chart, tmp_path):
                           "registries": [{"host": "harbor.local", "scheme": "http"}], "platforms": ["linux/amd64"]},
               "webhooks": {"harbor_auth": ["Bearer x"], "dedup_window": "5m"},
               "policies": {"misfire_grace_time": "2m", "credentials": {"robot": "u:p"}},
-              "auth": {"enabled": False, "peer_token_ttl": "5m", "open_paths": ["/_ping"]}}
+              "auth": {"enabled": False, "peer_token_ttl": "5m", "open_paths": ["/_ping"]},
+              "cluster": {"heartbeat_interval": "3s", "member_ttl": "15s", "key_prefix": "prod"}}
     assert set(config) | CHART_OWNED_KEYS == {f.name for f in dataclasses.fields(SupernodeConfig)}
     objs = objects(chart, {"supernode": {"config": config, "ports": {"api": 9002, "download": 9001},
                                          "homeDir": "/data/sn"}})
@@ -75,6 +76,7 @@ def test_every_supernode_key_set_through_the_chart_loads(chart, tmp_path):
     assert conf.preheat.ttl == 43200.0 and conf.preheat.auth_mode == "bearer"
     assert conf.preheat.registries[0].scheme == "http" and conf.webhooks.dedup_window == 300.0
     assert conf.auth.peer_token_ttl == 300.0 and conf.auth.open_paths == ["/_ping"]
+    assert (conf.cluster.heartbeat_interval, conf.cluster.member_ttl, conf.cluster.key_prefix) == (3, 15, "prod")
     sts = objs[("StatefulSet", SN)]
     c = container(sts, "supernode")
     assert {p["containerPort"] for p in c["ports"]} == {9001, 9002}
