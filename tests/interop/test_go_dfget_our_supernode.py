@@ -1,0 +1,31 @@
+"""Point 1 of the interoperability checks: the unmodified Go dfget 1.0.6, four at once, through our supernode."""
+from __future__ import annotations
+
+import pytest
+
+from tests.fixtures.origin import make_file
+from tests.interop.helpers import MiB, registered_piece_size, sha256_file
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+
+def test_four_go_dfgets_through_our_supernode(origin, our_supernode, go_dfget, tmp_path):
+    size = 32 * MiB
+    digest = make_file(str(origin.root_path / "go4.bin"), size, seed=16)
+    url = origin.url("go4.bin")
+    runs = [go_dfget.start(url, str(tmp_path / f"go{i}.bin"), [our_supernode.node], ["--notbs"], name=f"go{i}")
+            for i in range(4)]
+    for r in runs:
+        r.wait(timeout=300)
+        assert r.returncode == 0, r.stdout + r.client_log[-3000:]
+        assert "download SUCCESS" in r.stdout
+        assert sha256_file(r.output) == digest
+    ratio = origin.bytes_sent["/go4.bin"] / size
+    from_peers = our_supernode.metric("dragonfly_supernode_pieces_reported_total", source="peer")
+    from_sn = our_supernode.metric("dragonfly_supernode_pieces_reported_total", source="supernode")
+    print(f"origin bytes {ratio:.2f}x; pieces from Go peers {from_peers:.0f}, from our supernode {from_sn:.0f}")
+    assert ratio == 1.0, origin.bytes_sent
+    pieces = -(-size // registered_piece_size(runs[0].client_log))
+    assert from_peers + from_sn >= 4 * pieces
+    assert from_peers > 0, "no piece went from one Go dfget to another"
+    assert our_supernode.healthy()
