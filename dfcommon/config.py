@@ -10,8 +10,6 @@ import dataclasses
 import os
 import typing
 
-import yaml
-
 from .errors import ConfigError
 
 
@@ -92,6 +90,7 @@ def build(cls, data: dict | None, where: str = "config"):
 def read_yaml(path: str | None) -> dict:
     if not path:
         return {}
+    import yaml     # here, not at the top: dfget's start-up without a config file does not load it
     try:
         with open(path, encoding="utf-8") as fh:
             data = yaml.safe_load(fh) or {}

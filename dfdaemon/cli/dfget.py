@@ -15,14 +15,12 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from dfcommon.errors import ConfigError
-from dfcommon.logging import setup_logging
+from dfdaemon.p2p.version import VERSION
 
-from dfdaemon.p2p.downloader import VERSION, Downloader
-from dfdaemon.p2p.result import EXIT_CODES_HELP, EXIT_DOWNLOAD, EXIT_OK, EXIT_PREPARE, EXIT_USAGE
-from dfdaemon.p2p.stream import Progress
-
-from . import dfget_config as dc
+# Start-up: importing this module and answering ``--version`` load only the standard library; the flag
+# parser adds the config dataclasses and the exit codes; the downloader (requests, urllib3), the logging
+# set-up and the upload server load in run_download / main when a download or ``server`` actually runs.
+EXIT_OK = 0     # dfdaemon.p2p.result.EXIT_OK, spelled here so that --version needs no import
 
 EPILOG = """\
 examples:
@@ -35,18 +33,19 @@ examples:
   dfget -u http://example.com/f --notbs            # never fall back to the source
   dfget -u http://example.com/f -b                 # progress bar on stderr
   dfget server --port 15001                        # run the peer upload server in the foreground
-  dfget version
+  dfget version                                    # or --version / -v
 
 supernodes: -n/--node host[:port][=weight], repeatable or comma-separated; port defaults to 8002,
 weight to 1. Without -n the nodes come from /etc/dragonfly/dfget.yml (nodes:), else 127.0.0.1:8002.
 Precedence: defaults < config file (--config, default /etc/dragonfly/dfget.yml) < flags.
 Rates and sizes take K/M/G suffixes (20M, 64KB); durations s/m/h (3m) or plain seconds.
 
-""" + EXIT_CODES_HELP
+"""
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
+        from dfdaemon.p2p.result import EXIT_USAGE
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
@@ -61,8 +60,12 @@ def _typed(fn, what):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from dfdaemon.p2p.result import EXIT_CODES_HELP
+
+    from . import dfget_config as dc
     p = _Parser(prog="dfget", description="Download a file through a Dragonfly P2P network; fall back to the "
-                "source when P2P fails.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                "source when P2P fails.", epilog=EPILOG + EXIT_CODES_HELP,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
     size, dur = _typed(dc.size_arg, "size"), _typed(dc.duration_arg, "duration")
     p.add_argument("-u", "--url", help="URL of the file (http or https)")
     p.add_argument("-o", "--output", help="destination path (default: last element of the URL path)")
@@ -123,7 +126,7 @@ def _printer(stream=None):
 class _Bar:
     """A tqdm bar fed by polling the download's progress (bytes, speed, ETA) on stderr."""
 
-    def __init__(self, progress: Progress):
+    def __init__(self, progress):
         from tqdm import tqdm
         self.progress = progress
         self.bar = tqdm(unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, leave=False)
@@ -148,6 +151,10 @@ def _terminate(signum, frame):
 
 
 def run_download(argv) -> int:
+    from dfcommon.errors import ConfigError
+    from dfdaemon.p2p.result import EXIT_DOWNLOAD, EXIT_PREPARE
+
+    from . import dfget_config as dc
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.url:
@@ -176,6 +183,9 @@ def run_download(argv) -> int:
     except OSError as e:
         print(f"dfget: cannot create work home {options.work_home}: {e.strerror}", file=sys.stderr)
         return EXIT_PREPARE
+    from dfcommon.logging import setup_logging
+    from dfdaemon.p2p.downloader import Downloader
+    from dfdaemon.p2p.stream import Progress
     level = "DEBUG" if args.verbose else "INFO"
     setup_logging(level, logfile=None if args.console else os.path.join(options.work_home, "logs", "dfclient.log"))
 
@@ -214,7 +224,7 @@ def main(argv=None) -> int:
     if argv and argv[0] == "server":
         from dfdaemon.upload.cli import main as server_main
         return server_main(argv[1:])
-    if argv and argv[0] == "version":
+    if argv and argv[0] in ("version", "--version", "-v"):
         print(f"dfget version:{VERSION}")
         return EXIT_OK
     return run_download(argv)

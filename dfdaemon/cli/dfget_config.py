@@ -16,7 +16,7 @@ from dfcommon import config as cfg
 from dfcommon.errors import ConfigError
 from dfcommon.units import parse_duration, parse_size
 
-from dfdaemon.p2p.downloader import DownloaderOptions
+from dfdaemon.p2p.options import DownloaderOptions
 
 DEFAULT_CONFIG = "/etc/dragonfly/dfget.yml"
 LEGACY_CONFIG = "/etc/dragonfly.conf"

@@ -15,17 +15,14 @@ import random
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
-
-import requests
 
 from dfcommon.errors import ConfigError
-from dfcommon.http import make_session
 from dfcommon.pool_http import PoolClient
 from dfcommon.ratelimit import TokenBucket
 
 from .job import DownloadJob
 from .locator import parse_nodes
+from .options import PATTERNS, VERSION, DownloaderOptions, DownloadRequest
 from .result import DownloadError, ErrorCode, Result
 from .stream import ByteStream, Progress
 from .supernode_client import SupernodeClient
@@ -34,62 +31,7 @@ from .trust import KeyTrust, trusted_keys_dir
 
 log = logging.getLogger(__name__)
 
-VERSION = "1.0.6-py"
-PATTERNS = ("p2p", "cdn", "source")
-
-
-@dataclass
-class DownloaderOptions:
-    """Per-process settings (dfget.yml + flags, or the dfdaemon's config)."""
-    work_home: str = os.path.expanduser("~/.small-dragonfly")
-    nodes: list = field(default_factory=lambda: ["127.0.0.1:8002=1"])
-    local_limit: int = 0               # bytes/s for pieces and back-source; 0 = unlimited (default)
-    local_limit_source: str = "default"  # where local_limit was set, named in the limit-bound log line
-    min_rate: int = 64 << 10           # drives timeouts only
-    total_limit: int = 0               # host upload limit handed to the upload server
-    client_queue_size: int = 6         # pieces fetched at once
-    ip: str = ""                       # peer IP ("" = the local address that reaches the supernode)
-    port: int = 0                      # upload server port (0 = any)
-    alive_time: float = 300.0
-    expire_time: float = 180.0
-    supernode_timeout: float = 5.0
-    supernode_token: str | None = None
-    supernode_tls: bool = False        # https to the supernode (implied by supernode_ca)
-    supernode_ca: list = field(default_factory=list)   # CA files for the supernode and https peers
-    upload_tls_cert: str = ""          # TLS of the upload server this downloader starts (dfget server)
-    upload_tls_key: str = ""
-    upload_scheme: str = ""            # "https" when the host's upload server speaks TLS ("" = from the above)
-    trust_keys: bool = True            # store the supernode's token keys for the upload server
-
-    @property
-    def supernode_scheme(self) -> str:
-        return "https" if self.supernode_tls or self.supernode_ca else "http"
-
-    @property
-    def served_scheme(self) -> str:
-        return self.upload_scheme or ("https" if self.upload_tls_cert else "")
-
-
-@dataclass
-class DownloadRequest:
-    """One call: what to fetch and how."""
-    url: str
-    output: str | None = None
-    headers: list = field(default_factory=list)     # [(key, value)], repeated keys kept
-    md5: str = ""
-    identifier: str = ""
-    filters: list = field(default_factory=list)
-    pattern: str = "p2p"
-    notbs: bool = False
-    nodes: list | None = None
-    local_limit: int | None = None
-    timeout: float | None = None
-    insecure: bool = False
-    cacerts: list = field(default_factory=list)
-    call_system: str = ""
-    dfdaemon: bool = False
-    console: object = None                            # callable(line) for dfget's console lines
-    digest_verified: bool = False                     # the caller checks a digest (sha256) of the bytes itself
+__all__ = ["Downloader", "DownloaderOptions", "DownloadRequest", "DownloadStream", "PATTERNS", "VERSION"]
 
 
 class Downloader:
@@ -103,8 +45,7 @@ class Downloader:
         self.options = options
         self.version = version
         self.user_agent = f"dfget/{version}"
-        self.session = session or make_session(timeout=(5.0, 30.0), retries=0, user_agent=self.user_agent,
-                                               pool=max(8, options.client_queue_size * 2))
+        self._session = session             # back-to-source only: built (and requests loaded) on first use
         self.peer_verify = _verify_for(options)
         # pieces and supernode calls: urllib3 pools (see dfcommon.pool_http); the session is for back-to-source
         self.http = PoolClient(pool_size=max(8, options.client_queue_size * 2), user_agent=self.user_agent)
@@ -144,6 +85,15 @@ class Downloader:
         return DownloadStream(job, progress, cancelled)
 
     # ---- helpers used by jobs -------------------------------------------------------------
+    @property
+    def session(self):
+        """The requests session of back-to-source downloads, made when the first one starts."""
+        if self._session is None:
+            from dfcommon.http import make_session
+            self._session = make_session(timeout=(5.0, 30.0), retries=0, user_agent=self.user_agent,
+                                         pool=max(8, self.options.client_queue_size * 2))
+        return self._session
+
     @property
     def upload(self):
         if self._upload is None:

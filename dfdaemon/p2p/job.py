@@ -20,7 +20,6 @@ import time
 from dfcommon.task_id import filter_url_param
 
 from . import output as out
-from .back_source import BackSource
 from .locator import Locator
 from .piece_fetcher import PieceFetcher
 from .piece_writer import DataFile
@@ -230,6 +229,7 @@ class DownloadJob:
         res.reason, res.back_source = int(reason), True
         dest = os.path.dirname(self.output) if self.output else self.data_dir
         deadline = time.monotonic() + self.req.timeout if self.req.timeout else None
+        from .back_source import BackSource      # requests loads only when a download goes to the source
         src = BackSource(self.dl.session, self.limiter, user_agent=self.dl.user_agent)
         path, length, digest = src.fetch(self.req.url, self.req.headers, dest, f".backsource.{self.sign}.",
                                          md5=self.req.md5, verify=self._verify(), deadline=deadline,
