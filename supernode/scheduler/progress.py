@@ -13,6 +13,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from .holders import PeerIndex, TaskHolders
+
 # piece status codes (Dragonfly's PieceStatus)
 SEMISUC, WAITING, RUNNING, SUCCESS, FAILED = -3, -1, 0, 1, 2
 SUPERLOAD_RESET_AFTER = 30.0     # a supernode load unchanged this long is reset (lost reports)
@@ -53,13 +55,19 @@ class PieceBitset:
 class TaskProgress:
     sn: PieceBitset = field(default_factory=PieceBitset)
     md5s: dict[int, str] = field(default_factory=dict)
-    holders: dict[int, set[str]] = field(default_factory=dict)
+    holders: TaskHolders | None = None    # piece -> HolderSet of the peers holding it (set by init_task)
     in_flight: dict[int, int] = field(default_factory=dict)
     superload: int = 0
     superload_changed: float = 0.0
     sn_sending: dict[int, list[float]] = field(default_factory=dict)   # piece -> start times of supernode sends
     sn_sent: dict[int, int] = field(default_factory=dict)   # piece -> sends the piece server ended, not yet reported
     sn_complete: bool = False           # the CDN holds every piece
+    _sn_list: list | None = None        # the CDN's pieces in order, kept while no piece is added
+
+    def sn_pieces(self) -> list[int]:
+        if self._sn_list is None:
+            self._sn_list = self.sn.pieces(SUCCESS)
+        return self._sn_list
 
 
 @dataclass
@@ -90,7 +98,8 @@ class ProgressStore:
         self._sn_busy: set[str] = set()         # tasks with supernode sends running
         self._fetching: set[str] = set()        # tasks whose CDN download runs
         # indexes that let a leaving peer be forgotten without scanning every task and blacklist:
-        self._held: dict[str, set[tuple[str, int]]] = {}    # peer -> (task, piece) it was recorded holding
+        self._index = PeerIndex()                            # peer id <-> number in the holder arrays
+        self._held: dict[str, set[str]] = {}                 # peer -> tasks it was recorded holding pieces of
         self._blamed: dict[str, set[str]] = {}              # peer -> peers whose blacklist names it
         self._serving: dict[str, set[tuple[str, int]]] = {}  # peer -> (cid, piece) running from it
 
@@ -99,7 +108,7 @@ class ProgressStore:
         tp = self.tasks.get(task_id)
         if tp is None or reset:
             old = tp
-            tp = self.tasks[task_id] = TaskProgress()
+            tp = self.tasks[task_id] = TaskProgress(holders=TaskHolders(self._index))
             if old is not None:          # keep what peers hold and what is in flight
                 tp.holders, tp.in_flight, tp.superload = old.holders, old.in_flight, old.superload
                 tp.sn_sent = old.sn_sent
@@ -110,7 +119,8 @@ class ProgressStore:
 
     def sn_piece(self, task_id: str, piece: int, md5: str) -> None:
         tp = self.init_task(task_id)
-        tp.sn.set(piece, SUCCESS)
+        if tp.sn.set(piece, SUCCESS):
+            tp._sn_list = None
         tp.md5s[piece] = md5
 
     def sn_finished(self, task_id: str) -> None:
@@ -157,7 +167,8 @@ class ProgressStore:
 
     def holders(self, task_id: str, piece: int) -> set[str]:
         tp = self.tasks.get(task_id)
-        return tp.holders.get(piece, set()) if tp else set()
+        hs = tp.holders.get(piece) if tp else None
+        return hs if hs is not None else set()
 
     def in_flight(self, task_id: str, piece: int) -> int:
         tp = self.tasks.get(task_id)
@@ -189,9 +200,11 @@ class ProgressStore:
 
     def drop_holder(self, task_id: str, piece: int, peer_id: str) -> None:
         self.holders(task_id, piece).discard(peer_id)
-        held = self._held.get(peer_id)
-        if held is not None:
-            held.discard((task_id, piece))
+
+    def holds(self, peer_id: str, task_id: str, piece: int) -> bool:
+        """Whether ``peer_id`` is recorded holding ``piece`` of ``task_id`` (O(1))."""
+        tp = self.tasks.get(task_id)
+        return tp is not None and tp.holders.holds(peer_id, piece)
 
     # --- client side ----------------------------------------------------------------------
     def init_client(self, task_id: str, cid: str, peer_id: str) -> ClientProgress:
@@ -219,7 +232,9 @@ class ProgressStore:
         tp, cp = self.tasks.get(task_id), self.clients.get(cid)
         if tp is None or cp is None:
             return []
-        return [p for p in tp.sn.pieces(SUCCESS) if not cp.bits.has(p, SUCCESS) and p not in cp.running]
+        bits, running, bit = cp.bits._bytes, cp.running, 1 << SUCCESS
+        size = len(bits)
+        return [p for p in tp.sn_pieces() if (p >= size or not bits[p] & bit) and p not in running]
 
     def start_piece(self, cid: str, piece: int, dst_pid: str, uplink: str = "") -> None:
         """The client starts fetching ``piece`` from ``dst_pid`` ("" = the supernode), whose upload server is
@@ -297,8 +312,12 @@ class ProgressStore:
         if status == FAILED and piece not in cp.running:
             return False                            # a repeated report (dfget re-sends it while told to wait)
         if status == SUCCESS:                       # written to disk: servable to others
-            self.init_task(cp.task_id).holders.setdefault(piece, set()).add(src_pid)
-            self._held.setdefault(src_pid, set()).add((cp.task_id, piece))
+            self.init_task(cp.task_id).holders.of(piece).add(src_pid)
+            held = self._held.get(src_pid)
+            if held is None:
+                self._held[src_pid] = {cp.task_id}
+            elif cp.task_id not in held:
+                held.add(cp.task_id)
         if status != RUNNING:
             self._release(cp, piece)
         if not cp.bits.set(piece, status):
@@ -364,8 +383,9 @@ class ProgressStore:
             bl = self.blacklist.get(src)
             if bl is not None:
                 bl.pop(peer_id, None)
-        for task_id, piece in self._held.pop(peer_id, ()):  # the pieces it held (entries of gone tasks: none)
+        n = self._index.get(peer_id)
+        for task_id in self._held.pop(peer_id, ()):     # the pieces it held (gone tasks: nothing to do)
             tp = self.tasks.get(task_id)
-            hs = tp.holders.get(piece) if tp is not None else None
-            if hs is not None:
-                hs.discard(peer_id)
+            if tp is not None and n is not None:
+                tp.holders.forget(n)
+        self._index.release(peer_id)

@@ -15,6 +15,12 @@ may be stuck or gone), and while any CDN download runs it sends no piece that a 
 are the critical path). Once the CDN holds every piece of every task it fetches, it may help the
 tail with copies.
 A client over ``failure_count_limit`` takes everything from the supernode.
+
+Cost per call: a piece's holders are looked at through a random sample of at most ``CANDIDATES`` of them
+(all of them when there are no more), so neither the rarity count nor the choice of a source walks the
+swarm; with more holders than that, a piece's rarity is its number of holders (live or not: dead ones are
+dropped as the samples meet them) and the source is the least loaded of the sample (the power of a few
+random choices keeps the load even).
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ import logging
 import random
 from dataclasses import dataclass
 
+from .holders import sample_holders
 from .peers import PeerRegistry
 from .policy import PiecePolicy, PieceView
 from .progress import ProgressStore
@@ -29,6 +36,7 @@ from .progress import ProgressStore
 log = logging.getLogger(__name__)
 SUPERNODE = ""        # the source id of the supernode in running/progress records
 SECOND_COPY_AFTER = 10.0    # seconds a supernode send may run before another client gets a copy of its piece
+CANDIDATES = 8              # holders of a piece looked at per call (a random sample when there are more)
 _LIVE, _SKIP, _DEAD = 0, 1, 2   # a holder serves this client / not this client / nobody (dropped as a holder)
 
 
@@ -92,7 +100,7 @@ class Scheduler:
             return ScheduleResult([], busy=True)
         verdicts: dict[str, int] = {}      # peer id -> _LIVE / _SKIP / _DEAD, worked out once per call
         live = lambda p: self._live_holders(task_id, p, peer_id, verdicts)    # noqa: E731
-        view = PieceView(holders=lambda p: len(live(p)), in_flight=lambda p: pr.in_flight(task_id, p),
+        view = PieceView(holders=lambda p: self._count(task_id, p, live), in_flight=lambda p: pr.in_flight(task_id, p),
                          running=list(client.running))
         state = pr.peer(peer_id)
         sn_only = state is not None and state.client_error_count > self.limits.failure_count_limit
@@ -124,12 +132,17 @@ class Scheduler:
             return False
         return not live_holders
 
+    def _count(self, task_id: str, piece: int, live) -> int:
+        """The copies of ``piece`` a policy sees: the live holders when there are few, else all holders."""
+        n = len(self.progress.holders(task_id, piece))
+        return len(live(piece)) if 0 < n <= CANDIDATES else n
+
     def _live_holders(self, task_id: str, piece: int, requester: str, verdicts: dict) -> list[str]:
-        """Holders that can serve ``requester``; dead ones (unknown, service down, eliminated) are dropped for
-        good. ``verdicts`` keeps each peer's verdict for the rest of one schedule call: a call looks at every
-        holder of every available piece, the same few peers over and over."""
+        """Holders that can serve ``requester`` among at most ``CANDIDATES`` drawn at random; dead ones
+        (unknown, service down, eliminated) are dropped for good. ``verdicts`` keeps each peer's verdict for
+        the rest of one schedule call: a call looks at the same few peers over and over."""
         live, dead = [], []
-        for pid in self.progress.holders(task_id, piece):
+        for pid in sample_holders(self.progress.holders(task_id, piece), CANDIDATES, self.rng):
             verdict = verdicts.get(pid)
             if verdict is None:
                 verdict = verdicts[pid] = self._verdict(pid, requester)

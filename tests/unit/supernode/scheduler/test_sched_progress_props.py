@@ -60,8 +60,14 @@ def test_incremental_records_equal_a_recount(ops):
         # the leave indexes cover every holder and every blacklist entry
         for t, tp in s.tasks.items():
             for p, hs in tp.holders.items():
-                for pid in hs:
-                    assert (t, p) in s._held.get(pid, set())
+                pids = list(hs)
+                assert len(pids) == len(set(pids)) == len(hs)       # no peer twice in a piece's array
+                for pid in pids:
+                    assert t in s._held.get(pid, set()) and s.holds(pid, t, p)
+            # the per-peer bitsets and the per-piece arrays say the same, counted afresh
+            from_bits = {(n, p) for n in tp.holders.held for p in tp.holders.held_pieces(n)}
+            from_arrays = {(s._index.get(pid), p) for p, hs in tp.holders.items() for pid in hs}
+            assert from_bits == from_arrays
         for src, bl in s.blacklist.items():
             for dst in bl:
                 assert src in s._blamed.get(dst, set())

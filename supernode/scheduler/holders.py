@@ -1,0 +1,174 @@
+"""Who holds a piece, kept so that the scheduler's cost per call does not grow with the swarm.
+
+A task's holders of one piece are a ``HolderSet``: an ``array`` of small peer numbers (4 bytes per holder),
+so a random handful of holders is drawn in O(k) (``sample``) instead of looking at every holder, and a
+per-peer bitset of the task's pieces (``TaskHolders.held``: one bit per piece) answers "does this peer hold
+the piece" in O(1) and tells a leaving peer which arrays to leave. Peer ids map to numbers through one
+``PeerIndex`` per store; a number is reused once its peer has left.
+
+Memory: about 4 bytes and one bit per (peer, piece) held, where sets of id strings and (task, piece) index
+tuples took well over 100.
+"""
+from __future__ import annotations
+
+import random
+from array import array
+from collections.abc import Set
+
+
+class PeerIndex:
+    """Peer id <-> small integer, numbers reused after ``release``."""
+
+    def __init__(self):
+        self._num: dict[str, int] = {}
+        self._ids: list[str | None] = []
+        self._free: list[int] = []
+
+    def number(self, pid: str) -> int:
+        n = self._num.get(pid)
+        if n is None:
+            if self._free:
+                n = self._free.pop()
+                self._ids[n] = pid
+            else:
+                n = len(self._ids)
+                self._ids.append(pid)
+            self._num[pid] = n
+        return n
+
+    def get(self, pid: str) -> int | None:
+        return self._num.get(pid)
+
+    def pid(self, n: int) -> str:
+        return self._ids[n]
+
+    def release(self, pid: str) -> None:
+        n = self._num.pop(pid, None)
+        if n is not None:
+            self._ids[n] = None
+            self._free.append(n)
+
+    def __len__(self):
+        return len(self._num)
+
+
+def _has(bits: bytearray | None, piece: int) -> bool:
+    return bits is not None and (piece >> 3) < len(bits) and bool(bits[piece >> 3] & (1 << (piece & 7)))
+
+
+class TaskHolders:
+    """The holders of every piece of one task: per piece an array of peer numbers, per peer a bitset."""
+
+    def __init__(self, index: PeerIndex):
+        self.index = index
+        self.pieces: dict[int, HolderSet] = {}
+        self.held: dict[int, bytearray] = {}        # peer number -> bitset of the pieces it holds
+
+    def of(self, piece: int) -> "HolderSet":
+        hs = self.pieces.get(piece)
+        if hs is None:
+            hs = self.pieces[piece] = HolderSet(self, piece)
+        return hs
+
+    def get(self, piece: int, default=None):
+        return self.pieces.get(piece, default)
+
+    def holds(self, pid: str, piece: int) -> bool:
+        n = self.index.get(pid)
+        return n is not None and _has(self.held.get(n), piece)
+
+    def held_pieces(self, n: int) -> list[int]:
+        bits = self.held.get(n)
+        if not bits:
+            return []
+        return [i * 8 + b for i, byte in enumerate(bits) if byte for b in range(8) if byte & (1 << b)]
+
+    def forget(self, n: int) -> None:
+        """Peer number ``n`` holds nothing of this task any more."""
+        for piece in self.held_pieces(n):
+            hs = self.pieces.get(piece)
+            if hs is not None:
+                hs._remove(n)
+        self.held.pop(n, None)
+
+    # dict-like views used by tests and recounts
+    def items(self):
+        return self.pieces.items()
+
+    def values(self):
+        return self.pieces.values()
+
+    def __iter__(self):
+        return iter(self.pieces)
+
+    def __len__(self):
+        return len(self.pieces)
+
+
+class HolderSet(Set):
+    """The peers holding one piece of one task (a read-mostly set of peer ids)."""
+
+    __slots__ = ("_task", "_piece", "_nums")
+
+    def __init__(self, task: TaskHolders, piece: int):
+        self._task, self._piece, self._nums = task, piece, array("i")
+
+    def __contains__(self, pid) -> bool:
+        return self._task.holds(pid, self._piece)
+
+    def __len__(self) -> int:
+        return len(self._nums)
+
+    def __iter__(self):
+        pid = self._task.index.pid
+        return iter([pid(n) for n in self._nums])
+
+    def add(self, pid: str) -> None:
+        t = self._task
+        n = t.index.number(pid)
+        bits = t.held.get(n)
+        if _has(bits, self._piece):
+            return
+        if bits is None:
+            bits = t.held[n] = bytearray()
+        byte = self._piece >> 3
+        if byte >= len(bits):
+            bits.extend(b"\0" * (byte + 1 - len(bits)))
+        bits[byte] |= 1 << (self._piece & 7)
+        self._nums.append(n)
+
+    def discard(self, pid: str) -> None:
+        n = self._task.index.get(pid)
+        if n is None or not _has(self._task.held.get(n), self._piece):
+            return
+        bits = self._task.held[n]
+        bits[self._piece >> 3] &= ~(1 << (self._piece & 7)) & 0xFF
+        self._remove(n)
+
+    def _remove(self, n: int) -> None:
+        nums = self._nums
+        try:
+            i = nums.index(n)           # a C scan of 4-byte numbers, only when a holder goes
+        except ValueError:
+            return
+        last = nums.pop()
+        if i < len(nums):
+            nums[i] = last
+
+    def sample(self, k: int, rng: random.Random) -> list[str]:
+        """Up to ``k`` holders drawn at random (all of them when there are no more than ``k``)."""
+        pid, nums = self._task.index.pid, self._nums
+        size = len(nums)
+        if size <= k:
+            return [pid(n) for n in nums]
+        rand = rng.random                     # k draws with replacement, repeats dropped: O(k), no range object
+        return [pid(n) for n in dict.fromkeys([nums[int(rand() * size)] for _ in range(k)])]
+
+
+def sample_holders(holders, k: int, rng: random.Random) -> list[str]:
+    """Up to ``k`` random holders from any store's ``holders()`` answer (a HolderSet draws in O(k))."""
+    if isinstance(holders, HolderSet):
+        return holders.sample(k, rng)
+    if len(holders) <= k:
+        return list(holders)
+    return rng.sample(sorted(holders), k)
