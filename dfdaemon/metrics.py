@@ -12,6 +12,9 @@ class DfdaemonMetrics:
         r = self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter("requests", "HTTP requests by route and status code", ["route", "method", "code"],
                                 namespace=NS, subsystem=SUB, registry=r)
+        self.registry_requests = Counter("registry_requests", "mirror requests by upstream registry, kind (manifests, "
+                                         "blobs, tags) and method", ["registry", "kind", "method"],
+                                         namespace=NS, subsystem=SUB, registry=r)
         self.blob_bytes = Counter("blob_bytes", "blob bytes by source: p2p or direct downloads, cache hits",
                                   ["source"], namespace=NS, subsystem=SUB, registry=r)
         self.blob_served = Counter("blob_served_bytes", "blob bytes sent to clients (cache hit or download)",

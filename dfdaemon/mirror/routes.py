@@ -86,6 +86,7 @@ def create_mirror_blueprint(services) -> Blueprint:
     def api(rest: str):
         name, kind, ref = parse_path(rest)
         target = select(name)
+        services.metrics.registry_requests.labels(target.upstream.name, kind, request.method).inc()
         headers = client_headers()
         if kind == "blobs":
             if request.method == "HEAD":

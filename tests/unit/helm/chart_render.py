@@ -11,7 +11,7 @@ CHART_DIR = pathlib.Path(__file__).resolve().parents[3] / "helm"
 RELEASE, NAMESPACE = "rel1", "df-ns"
 SN = f"{RELEASE}-dfpy-supernode"
 KUBE_VERSION = "1.30.0"
-CRD_KINDS = {"ServiceMonitor"}          # prometheus-operator CRD: not in the bundled Kubernetes schemas
+CRD_KINDS = {"ServiceMonitor", "PodMonitor"}          # prometheus-operator CRD: not in the bundled Kubernetes schemas
 CHART_OWNED_KEYS = {"port", "download_port", "home_dir"}
 
 VALUE_SETS = {
@@ -20,6 +20,7 @@ VALUE_SETS = {
     "redis": {"redis": {"enabled": True}},
     "redis_password": {"redis": {"enabled": True, "password": "s3cret-redis"}},
     "servicemonitor": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
+    "grafana_dashboard": {"grafanaDashboard": {"enabled": True}},
     "ingress": {"ingress": {"enabled": True, "className": "nginx",
                            "hosts": [{"host": "sn.example.com", "paths": [{"path": "/", "pathType": "Prefix"}]}],
                            "tls": [{"secretName": "sn-tls", "hosts": ["sn.example.com"]}]}},

@@ -14,7 +14,7 @@ kv = pytest.importorskip(
     "kubernetes_validate", reason="kubernetes-validate is not installed (part of the test extra)")
 
 from tests.unit.helm.chart_render import (  # noqa: E402
-    CRD_KINDS, KUBE_VERSION, NAMESPACE, RELEASE, SN, VALUE_SETS, container, load_rendered_config, objects,
+    CHART_DIR, CRD_KINDS, KUBE_VERSION, NAMESPACE, RELEASE, SN, VALUE_SETS, container, load_rendered_config, objects,
     render, supernode_config_file,
 )
 
@@ -197,6 +197,20 @@ def test_servicemonitor_on(chart):
     assert sm["metadata"]["labels"]["release"] == "prom"
     assert sm["spec"]["endpoints"][0]["port"] == "api" and sm["spec"]["endpoints"][0]["path"] == "/metrics"
     assert sm["spec"]["selector"]["matchLabels"].items() <= objs[("Service", SN)]["metadata"]["labels"].items()
+    pm = objs[("PodMonitor", f"{RELEASE}-dfpy-dfdaemon")]
+    assert pm["metadata"]["labels"]["release"] == "prom"
+    assert pm["spec"]["podMetricsEndpoints"][0]["port"] == "mirror"
+    ds = objs[("DaemonSet", f"{RELEASE}-dfpy-dfdaemon")]
+    assert pm["spec"]["selector"]["matchLabels"].items() <= ds["spec"]["template"]["metadata"]["labels"].items()
+    assert "mirror" in [p["name"] for p in container(ds, "dfdaemon")["ports"]]
+
+
+def test_grafana_dashboard_configmap(chart):
+    assert not [k for k in objects(chart) if k[1].endswith("-dashboards")]
+    cm = objects(chart, VALUE_SETS["grafana_dashboard"])[("ConfigMap", f"{RELEASE}-dfpy-dashboards")]
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    shipped = json.loads((CHART_DIR / "dashboards" / "dfpy-overview.json").read_text())
+    assert json.loads(cm["data"]["dfpy-overview.json"]) == shipped
 
 
 def test_ingress_on(chart):
