@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import platform
 import sys
+import threading
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 NS = "dragonfly"
 SN = "supernode"
 VERSION = "0.1.0"
+MAX_VERSION_LABELS = 8
 
 
 class SupernodeMetrics:
@@ -50,6 +52,12 @@ class SupernodeMetrics:
                                     ["code"], namespace=NS, subsystem=SN, registry=r)
         self.pieces_reported = Counter("pieces_reported", "pieces reported by peers, by source kind", ["source"],
                                        namespace=NS, subsystem=SN, registry=r)
+        # ours: pieces one peer took from another, by the dfget version each registered with
+        self.peer_pieces = Counter("peer_pieces", "pieces a peer reported taken from another peer, by the "
+                                   "registered dfget version of the serving and the taking peer",
+                                   ["from_version", "to_version"], namespace=NS, subsystem=SN, registry=r)
+        self._version_labels: set[str] = set()
+        self._version_lock = threading.Lock()
         # ours: bytes served by the piece server on the download port
         self.piece_server_bytes = Counter("piece_server_bytes", "bytes sent by the piece server", namespace=NS, subsystem=SN, registry=r)
         self.gc_peers = Counter("gc_peers", "peers collected", namespace=NS, subsystem=SN, registry=r)
@@ -64,6 +72,19 @@ class SupernodeMetrics:
         self.dfget_total = Counter("download", "dfget downloads", ["callsystem", "peer"], namespace=NS, subsystem="dfget", registry=r)
         self.dfget_failed = Counter("download_failed", "dfget failed downloads", ["callsystem", "peer", "reason"],
                                     namespace=NS, subsystem="dfget", registry=r)
+
+    def version_label(self, version: str) -> str:
+        """A registered dfget version as a label value: the first MAX_VERSION_LABELS distinct versions keep
+        their name, later ones count as ``other`` (the version is client input), none is ``unknown``."""
+        if not version:
+            return "unknown"
+        with self._version_lock:
+            if version in self._version_labels:
+                return version
+            if len(self._version_labels) < MAX_VERSION_LABELS:
+                self._version_labels.add(version)
+                return version
+        return "other"
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

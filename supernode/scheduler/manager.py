@@ -241,6 +241,10 @@ class TaskManager:
         if dst == SUPERNODE:
             start, end = pieces.parse_range(piece_range)
             st.metrics.pieces_downloaded_size.inc(end - start + 1)
+        else:
+            server, taker = st.peers.get(dst) if dst else None, st.peers.get(dt.peer_id)
+            st.metrics.peer_pieces.labels(st.metrics.version_label(server.version if server else ""),
+                                          st.metrics.version_label(taker.version if taker else "")).inc()
         st.metrics.pieces_reported.labels("supernode" if dst == SUPERNODE else "peer").inc()
 
     def supernode_sent(self, task_id: str, piece: int) -> None:

@@ -9,6 +9,15 @@ import pytest
 from tests.e2e.p2p_stack import SupernodeProcess, stop_upload_servers
 from tests.fixtures.dragonfly_go import dragonfly_go, go_dfget, go_supernode  # noqa: F401  (fixtures)
 from tests.fixtures.origin import OriginServer
+from tests.fixtures.supernode_config import ConfiguredSupernode
+
+
+class OurSupernode(ConfiguredSupernode):
+    """Our ``supernode --config`` process (the test fixture's settings for a loopback origin) with the
+    metrics, peers and health helpers of the end-to-end stack."""
+    api = property(lambda self: self.url)
+    metrics, metric = SupernodeProcess.metrics, SupernodeProcess.metric
+    peers, healthy = SupernodeProcess.peers, SupernodeProcess.healthy
 
 
 @pytest.fixture
@@ -22,10 +31,23 @@ def origin(tmp_path):
 
 
 @pytest.fixture
-def our_supernode(tmp_path):
-    sn = SupernodeProcess(str(tmp_path / "our-supernode"))
-    yield sn
-    sn.stop()
+def our_supernode_factory(tmp_path):
+    """``our_supernode_factory(**base_keys)`` -> a started :class:`OurSupernode`; all are stopped after."""
+    started = []
+
+    def make(**base) -> OurSupernode:
+        sn = OurSupernode(tmp_path / f"our-supernode-{len(started)}", base=base)
+        started.append(sn)
+        return sn.start()
+
+    yield make
+    for sn in started:
+        sn.stop()
+
+
+@pytest.fixture
+def our_supernode(our_supernode_factory):
+    return our_supernode_factory()
 
 
 @pytest.fixture

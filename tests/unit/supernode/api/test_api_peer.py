@@ -216,3 +216,24 @@ def test_a_501_in_a_pull_call_makes_the_client_a_source_without_piece_suc(sn, or
     body = pull(sn, task_id, b, status=700)
     assert body["code"] == 601, body
     assert [(p["cid"], p["peerIp"], p["peerPort"]) for p in body["data"]] == [(a, "10.0.0.21", 15021)]
+
+
+def test_pieces_between_peers_are_counted_by_the_versions_of_both(sn, origin):
+    origin.files["/by-version"] = b"pieces between two kinds of clients"
+    a, b = "10.0.0.31-1-1.000", "10.0.0.32-1-1.000"
+    task_id = register(sn, origin, path="/by-version", cid=a, ip="10.0.0.31", port=15031, version="1.0.6")["data"]["taskId"]
+    register(sn, origin, path="/by-version", cid=b, ip="10.0.0.32", port=15032, version="1.0.6-py")
+    size = len(origin.files["/by-version"])
+    r = sn.get("/peer/piece/suc", params={"taskId": task_id, "cid": b, "dstCid": a, "pieceRange": f"0-{size - 1}"})
+    assert r.json()["code"] == 611
+    text = sn.get("/metrics").text
+    assert 'dragonfly_supernode_peer_pieces_total{from_version="1.0.6",to_version="1.0.6-py"} 1.0' in text
+
+
+def test_version_labels_are_capped():
+    from supernode.metrics import MAX_VERSION_LABELS, SupernodeMetrics
+    m = SupernodeMetrics()
+    names = [m.version_label(f"v{i}") for i in range(MAX_VERSION_LABELS + 3)]
+    assert names[:MAX_VERSION_LABELS] == [f"v{i}" for i in range(MAX_VERSION_LABELS)]
+    assert names[MAX_VERSION_LABELS:] == ["other"] * 3
+    assert m.version_label("v0") == "v0" and m.version_label("") == "unknown"
