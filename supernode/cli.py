@@ -15,7 +15,7 @@ examples:
   supernode --cdn-pattern source              # peers fetch ranges from the source, the supernode stores nothing
   supernode --gc-meta-interval 30s --task-expire-time 10m --peer-gc-delay 1m
   supernode --peer-down-limit 8 --peer-up-limit 10 --scheduler-policy rarest-first
-  supernode version
+  supernode version                           # or --version: the version as JSON
   supernode policy list --server http://127.0.0.1:8002   # preheat policies (see: supernode policy --help)
   supernode keys generate --signing-key /etc/dragonfly/auth.key --public-key /etc/dragonfly/auth.pub
   supernode token --role admin --ttl 24h --config /etc/dragonfly/supernode.yml   # API token (auth.enabled)
@@ -94,7 +94,7 @@ def load(args: argparse.Namespace):
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["version"]:
+    if argv[:1] in (["version"], ["--version"]):
         print_version()
         return 0
     if argv[:1] == ["policy"]:
