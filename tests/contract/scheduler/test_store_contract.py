@@ -4,12 +4,23 @@ import pytest
 from supernode.scheduler.progress import FAILED, RUNNING, SUCCESS, ProgressStore
 from supernode.scheduler.store import SchedulerStore
 
-IMPLEMENTATIONS = {"memory": lambda: ProgressStore(clock=lambda: 100.0)}
+def _redis_store(request):
+    """The cluster's store on a real redis-server (tests/fixtures/redis_server.py), a flushed database."""
+    import redis
+
+    from supernode.cluster.keys import Keys
+    from supernode.cluster.store import RedisSchedulerStore
+    url = request.getfixturevalue("redis_url")
+    return RedisSchedulerStore(redis.Redis.from_url(url, decode_responses=True), Keys("contract"),
+                               clock=lambda: 100.0)
+
+
+IMPLEMENTATIONS = {"memory": lambda request: ProgressStore(clock=lambda: 100.0), "redis": _redis_store}
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))
 def store(request):
-    s = IMPLEMENTATIONS[request.param]()
+    s = IMPLEMENTATIONS[request.param](request)
     assert isinstance(s, SchedulerStore)
     return s
 
