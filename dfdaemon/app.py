@@ -1,12 +1,13 @@
 """The composition root of the dfdaemon: ``create_app(config, services=None)``.
 
-The app serves the registry mirror (``/v2/...``) and ``/healthz``, ``/_ping``, ``/metrics``.
+The app serves the registry mirror (``/v2/...``) and ``/healthz``, ``/_ping``, ``/metrics``, ``/debug/pulls``.
 Extra blueprints (``blueprints=[f(services) -> Blueprint]``) let other parts add routes.
 """
 from __future__ import annotations
 
 from flask import Flask
 
+from dfdaemon.debug import create_debug_blueprint
 from dfdaemon.health import create_health_blueprint, install_request_metrics
 from dfdaemon.mirror.errors import install_error_handlers
 from dfdaemon.mirror.routes import create_mirror_blueprint
@@ -22,7 +23,7 @@ def create_app(config, services: Services | None = None, blueprints=()) -> Flask
     app.extensions["services"] = services
     install_error_handlers(app)
     install_request_metrics(app, services.metrics)
-    for factory in (create_health_blueprint, create_mirror_blueprint, *blueprints):
+    for factory in (create_health_blueprint, create_mirror_blueprint, create_debug_blueprint, *blueprints):
         app.register_blueprint(factory(services))
     return app
 

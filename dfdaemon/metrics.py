@@ -19,6 +19,9 @@ class DfdaemonMetrics:
                                   ["source"], namespace=NS, subsystem=SUB, registry=r)
         self.blob_served = Counter("blob_served_bytes", "blob bytes sent to clients (cache hit or download)",
                                    ["source"], namespace=NS, subsystem=SUB, registry=r)
+        self.local_requests = Counter("local_requests", "blob GETs by local outcome: hit (answered from this "
+                                      "host's cache) or miss (downloaded, or joined a running download)",
+                                      ["result"], namespace=NS, subsystem=SUB, registry=r)
         self.flight_joins = Counter("singleflight_joins", "blob requests that joined a running download",
                                     namespace=NS, subsystem=SUB, registry=r)
         self.flights = Counter("blob_downloads", "blob downloads started (one per digest at a time)",

@@ -14,6 +14,7 @@ from typing import Any
 
 from dfdaemon.metrics import DfdaemonMetrics
 from dfdaemon.mirror.blobs import BlobService
+from dfdaemon.mirror.pulls import PullLog
 from dfdaemon.mirror.cache import BlobCache
 from dfdaemon.mirror.fetch import BlobFetcher
 from dfdaemon.mirror.passthrough import Passthrough
@@ -141,6 +142,13 @@ def build_access(config, auth):
     return AccessGuard(upstream_auth=auth, timeout=(config.connect_timeout, config.upstream_timeout))
 
 
+def _both(first, second):
+    def call(value):
+        first(value)
+        second(value)
+    return call
+
+
 def build_services(config, downloader=None, upload_server=None, access=None, auth=None, metrics=None,
                    use_p2p: bool | None = None) -> Services:
     from dfdaemon.mirror.credentials import UpstreamAuth
@@ -152,14 +160,16 @@ def build_services(config, downloader=None, upload_server=None, access=None, aut
     access = access or build_access(config, auth)
     cache = BlobCache(config.cache_dir, config.cache.max_size)
     p2p = (not config.registry_mirror.direct) if use_p2p is None else use_p2p
+    pulls = PullLog()
     if p2p and downloader is None:
         if upload_server is None:
             upload_server = build_upload_server(config)
         downloader = build_downloader(config, upload_server)
-        downloader.on_limit_wait = metrics.ratelimit_wait.inc
+        downloader.on_limit_wait = _both(metrics.ratelimit_wait.inc, pulls.limit_waited)
     fetcher = BlobFetcher(downloader if p2p else None, http, metrics, filters=config.task_filters,
                           direct_only=not p2p)
     passthrough = Passthrough(http, auth, metrics, prefetch=build_prefetch(config, downloader) if p2p else None)
-    blobs = BlobService(cache, fetcher, passthrough, access, auth, metrics, stall_timeout=config.stall_timeout)
+    blobs = BlobService(cache, fetcher, passthrough, access, auth, metrics, stall_timeout=config.stall_timeout,
+                        pulls=pulls)
     return Services(config, metrics, selector, http, auth, access, cache, passthrough, blobs, downloader,
                     upload_server)

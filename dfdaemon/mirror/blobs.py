@@ -20,6 +20,7 @@ from dfcommon.wsgi_server import FileRange
 
 from .flight import Flight, Flights
 from .flight_body import FlightRange
+from .pulls import PullLog, counting
 from .ranges import content_range, parse_range
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ class Reply:
 
 class BlobService:
     def __init__(self, cache, fetcher, passthrough, access, auth, metrics=None, stall_timeout: float = 120.0,
-                 spawn=None):
+                 spawn=None, pulls: PullLog | None = None):
         self.cache = cache
         self.fetcher = fetcher
         self.passthrough = passthrough
@@ -46,22 +47,35 @@ class BlobService:
         self.stall_timeout = stall_timeout
         self.flights = Flights()
         self._spawn = spawn or _thread
+        self.pulls = pulls if pulls is not None else PullLog()
 
     # -- GET -----------------------------------------------------------------------------
     def get(self, target, digest: str, headers) -> Reply:
         parse_digest(digest)
         spec = parse_range(headers.get("Range"))
         up, repo = target.upstream, target.repository
-        self.access.check(up, repo, digest, headers)
+        rec = self.pulls.begin(up.name, repo, digest, headers.get("Range"))
+        try:
+            self.access.check(up, repo, digest, headers)
+            return self._get(up, repo, digest, headers, spec, rec)
+        except DfError as e:
+            self.pulls.end(rec, error=f"{e.code}: {e.message}")
+            raise
+        except BaseException as e:
+            self.pulls.end(rec, error=e.__class__.__name__)
+            raise
+
+    def _get(self, up, repo, digest, headers, spec, rec) -> Reply:
         hit = self.cache.open(digest)
         if hit is not None:
-            return self._from_cache(hit, digest, spec)
+            return self._from_cache(hit, digest, spec, rec)
+        self._local("miss")
         authorization = self.auth.resolve_authorization(up, headers, repo)
         flight, started = self.flights.join_or_create(digest, lambda: self._new_flight(digest))
         if flight is None:                      # published between our miss and the lock
             hit = self.cache.open(digest)
             if hit is not None:
-                return self._from_cache(hit, digest, spec)
+                return self._from_cache(hit, digest, spec, rec)
             flight, started = self.flights.join_or_create(digest, lambda: self._new_flight(digest, force=True))
         if started:
             if self.metrics is not None:
@@ -69,19 +83,25 @@ class BlobService:
             self._spawn(self._run, flight, up, repo, digest, authorization)
         elif self.metrics is not None:
             self.metrics.flight_joins.inc()
+        rec.source = "download" if started else "joined"
         fd = flight.open()
         if fd is None:                          # finished (published or failed) before we opened it
             flight.wait_start(need_size=True, timeout=0)
             hit = self.cache.open(digest)
             if hit is None:
                 raise DfError("UPSTREAM_ERROR", f"blob {digest} download ended without content")
-            return self._from_cache(hit, digest, spec)
+            return self._from_cache(hit, digest, spec, rec)
         try:
             flight.wait_start(need_size=spec is not None, timeout=self.stall_timeout)
-            return self._from_flight(flight, fd, digest, spec)
+            return self._from_flight(flight, fd, digest, spec, rec)
         except BaseException:
             os.close(fd)
             raise
+
+    def _local(self, outcome: str) -> None:
+        self.pulls.count_local(outcome)
+        if self.metrics is not None:
+            self.metrics.local_requests.labels(outcome).inc()
 
     def _new_flight(self, digest: str, force: bool = False) -> Flight | None:
         if not force and digest in self.cache:
@@ -94,9 +114,11 @@ class BlobService:
         finally:
             self.flights.done(flight)
 
-    def _from_flight(self, flight: Flight, fd: int, digest: str, spec) -> Reply:
+    def _from_flight(self, flight: Flight, fd: int, digest: str, spec, rec) -> Reply:
         size = flight.size
         headers = [("Content-Type", OCTET), ("Docker-Content-Digest", digest), ("Accept-Ranges", "bytes")]
+        sent = counting(rec, self._counter("flight"))
+        done = self._flight_done(rec, flight)
         if spec is not None:
             if size is None:
                 flight.wait_start(need_size=True, timeout=self.stall_timeout)
@@ -104,14 +126,27 @@ class BlobService:
             if size is not None:
                 start, end = spec.resolve(size)
                 headers += [("Content-Length", str(end - start)), ("Content-Range", content_range(start, end, size))]
-                return Reply(206, headers, FlightRange(flight, fd, start, end, self._counter("flight")))
+                return Reply(206, headers, FlightRange(flight, fd, start, end, sent, on_close=done))
         if size is not None:
             headers.append(("Content-Length", str(size)))
-            return Reply(200, headers, FlightRange(flight, fd, 0, size, self._counter("flight")))
-        return Reply(200, headers, flight.body(fd, 0, None, self._counter("flight")))
+            return Reply(200, headers, FlightRange(flight, fd, 0, size, sent, on_close=done))
+        return Reply(200, headers, _ending(flight.body(fd, 0, None, sent), done))
 
-    def _from_cache(self, hit, digest: str, spec) -> Reply:
+    def _flight_done(self, rec, flight):
+        def done() -> None:
+            if rec.source == "download":
+                rec.source = flight.source
+            elif rec.source == "joined":
+                rec.source = f"joined:{flight.source}"
+            failed = flight.state == "failed"
+            self.pulls.end(rec, flight, error=(flight.error.message if flight.error else "download failed")
+                           if failed else "")
+        return done
+
+    def _from_cache(self, hit, digest: str, spec, rec) -> Reply:
         fh, size = hit
+        self._local("hit")
+        rec.source = "cache"
         headers = [("Content-Type", OCTET), ("Docker-Content-Digest", digest), ("Accept-Ranges", "bytes")]
         start, end, status = 0, size, 200
         if spec is not None:
@@ -123,11 +158,13 @@ class BlobService:
             status = 206
             headers.append(("Content-Range", content_range(start, end, size)))
         headers.append(("Content-Length", str(end - start)))
+        rec.bytes_from["cache"] = end - start
         try:
             fd = os.dup(fh.fileno())
         finally:
             fh.close()
-        return Reply(status, headers, FileRange(fd, start, end - start, sent=self._counter("cache")))
+        return Reply(status, headers, FileRange(fd, start, end - start, sent=counting(rec, self._counter("cache")),
+                                                on_close=lambda: self.pulls.end(rec)))
 
     def _counter(self, source: str):
         if self.metrics is None:
@@ -152,6 +189,14 @@ class BlobService:
             return Reply(200, [("Content-Type", OCTET), ("Docker-Content-Digest", digest),
                                ("Content-Length", str(size)), ("Accept-Ranges", "bytes")], ())
         return self.passthrough.forward(target, "HEAD", f"/v2/{repo}/blobs/{digest}", environ, headers)
+
+
+def _ending(body, on_end):
+    """``body`` (a generator), with ``on_end()`` called once when it finishes or is closed."""
+    try:
+        yield from body
+    finally:
+        on_end()
 
 
 def _thread(fn, *args) -> None:

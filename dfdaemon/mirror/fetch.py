@@ -19,6 +19,7 @@ from .flight import Flight
 log = logging.getLogger(__name__)
 
 BLOCK = 1 << 20
+STATS_WAIT = 5.0        # seconds to wait for a finished P2P download's statistics
 
 
 class BlobFetcher:
@@ -42,6 +43,7 @@ class BlobFetcher:
                 except DownloadError as e:
                     log.warning("p2p download failed, fetching directly digest=%s upstream=%s written=%d "
                                 "error=%s", digest, upstream.name, flight.written, e.message)
+                    flight.fallback_reason = e.message
             flight.source = "direct"
             self._direct(flight, upstream, repository, digest, authorization)
             flight.finish()
@@ -74,10 +76,16 @@ class BlobFetcher:
                                         filters=self.filters, notbs=True, dfdaemon=True, digest_verified=True,
                                         insecure=upstream.insecure, cacerts=list(upstream.ca_files))
         flight.size_probe = lambda: stream.progress.expected
-        with stream:
-            for block in stream:
-                flight.write(block)
-                self._count("p2p", len(block))
+        try:
+            with stream:
+                for block in stream:
+                    flight.write(block)
+                    self._count("p2p", len(block))
+        finally:
+            result = stream.wait(STATS_WAIT)
+            if result is not None:            # who served the pieces: peers, the supernode, the origin
+                for source, n in result.bytes_from.items():
+                    flight.obtained[source] = flight.obtained.get(source, 0) + n
 
     def _direct(self, flight, upstream, repository, digest, authorization) -> None:
         offset = flight.written
@@ -105,6 +113,7 @@ class BlobFetcher:
                         continue
                 flight.write(block)
                 self._count("direct", len(block))
+                flight.obtained["origin"] = flight.obtained.get("origin", 0) + len(block)
         finally:
             resp.release_conn()
 

@@ -39,6 +39,8 @@ class Flight:
         self.source = "p2p"
         self.size_probe = None             # callable giving the size once the download knows it
         self.joins = 0
+        self.obtained: dict[str, int] = {}  # peers / supernode / origin -> bytes the download got from each
+        self.fallback_reason = ""          # why the P2P download gave way to a direct one
 
     # -- producer side -------------------------------------------------------------------
     def set_size(self, size: int | None) -> None:

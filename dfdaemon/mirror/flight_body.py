@@ -19,8 +19,9 @@ from .flight import Flight
 class FlightRange:
     """Bytes ``[start, end)`` of a flight's blob; owns and closes ``fd`` (a descriptor on the flight's file)."""
 
-    def __init__(self, flight: Flight, fd: int, start: int, end: int, sent=None):
+    def __init__(self, flight: Flight, fd: int, start: int, end: int, sent=None, on_close=None):
         self.flight, self.fd, self.start, self.end, self.sent = flight, fd, start, end, sent
+        self.on_close = on_close            # called once when the server is done with the body
         self._pos = start
         self._gen = None
 
@@ -48,3 +49,5 @@ class FlightRange:
         fd, self.fd = self.fd, -1
         if fd >= 0:
             os.close(fd)
+            if self.on_close is not None:
+                self.on_close()

@@ -177,7 +177,10 @@ class DownloadJob:
                         on_new_pieces=self._negotiate_rate, max_running=self.opts.client_queue_size,
                         rng=self.dl.rng, on_registered=lambda r: self.dl.trust(r.node) if self.port > 0 else None)
         try:
-            fin = loop.run()
+            try:
+                fin = loop.run()
+            finally:
+                res.bytes_from.update(loop.bytes_from)
             self.node, self.task_id = loop.reg.node, loop.reg.task_id
             if data.size() < fin.length:
                 raise DownloadError(ErrorCode.DOWNLOAD, f"supernode reported the task finished with "
@@ -236,6 +239,7 @@ class DownloadJob:
                                          progress=self.progress, cancelled=self.cancelled, reason=int(reason),
                                          min_rate=self.opts.min_rate)
         res.length, res.md5 = length, digest
+        res.bytes_from["origin"] = length
         if self.output:
             try:
                 os.replace(path, self.output)

@@ -65,6 +65,7 @@ class Outcome:
 
 
 REPORTED = (R.RESULT_SEMISUC, R.RESULT_SUC)
+SUPERNODE_CID_PREFIX = "cdnnode:"       # the supernode's own client id in a piece task (Dragonfly 1.x)
 
 
 @dataclass
@@ -119,6 +120,7 @@ class PullLoop:
         self.generation = 0
         self.end_offset = 0
         self.pieces_from_peers = 0
+        self.bytes_from = {"peers": 0, "supernode": 0}   # bytes written, by who served them
         self.unchecked_pieces = 0             # pieces that came without an md5 to check them against
         self._lock = threading.Lock()
         self._stopped = threading.Event()     # set when run() returns: late fetchers stop and stay silent
@@ -204,6 +206,8 @@ class PullLoop:
         if out.result in REPORTED:
             self.done[out.task.range] = out.task
             self.pieces_from_peers += 1
+            served_by = "supernode" if out.task.cid.startswith(SUPERNODE_CID_PREFIX) else "peers"
+            self.bytes_from[served_by] += out.length
         self.pending.append(out)
 
     # ---- pieces ------------------------------------------------------------------------

@@ -121,6 +121,7 @@ class Result:
     back_source: bool = False
     status: int | None = None              # source HTTP status when the source refused
     nodes_tried: list = field(default_factory=list)
+    bytes_from: dict = field(default_factory=dict)   # peers / supernode / origin -> bytes obtained from each
 
     @property
     def exit_code(self) -> int:
