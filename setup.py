@@ -21,6 +21,7 @@ setup(
         "cryptography>=41",
         "pyyaml>=6.0",
         "sqlalchemy>=2.0",
+        "xxhash>=3.4",                   # the fast piece digest between our components (dfcommon.piece_digest)
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-timeout>=2.2", "hypothesis>=6", "helm-python-sdk>=0.2", "kubernetes-validate>=1.30"],

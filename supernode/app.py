@@ -16,6 +16,7 @@ from supernode.api.preheat import create_preheat_blueprint
 from supernode.preheat.wiring import install as install_preheat
 from supernode.api.policies import create_policies_blueprint
 from supernode.auth.wiring import install_auth
+from supernode.piece_digests import install_piece_digests
 from supernode.cluster.api import create_cluster_blueprint
 
 from .services import Services, build_services
@@ -67,6 +68,7 @@ def create_app(config, services: Services | None = None, blueprints=()) -> Flask
     install_error_handlers(app)
     _install_metrics(app, services.metrics)
     install_auth(app, services)         # bearer tokens and peer tokens when auth.enabled; /api/v1/auth/keys
+    install_piece_digests(services)     # fast_digest: pieceDigest next to pieceMd5 for clients that offer it
     for factory in (create_system_blueprint, create_peer_blueprint, create_v1_blueprint,
                     create_preheat_blueprint, create_df2_blueprint, *blueprints,
                     create_policies_blueprint, create_cluster_blueprint):

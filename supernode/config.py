@@ -42,6 +42,7 @@ class SupernodeConfig:
     source_streams: int = 2               # connections one large back-to-source download uses (1 = one)
     source_chunk: int = field(default="16MB", metadata=SIZE)   # bytes per Range request of such a download
     piece_size: int = field(default="0", metadata=SIZE)    # 0 = about 256 pieces per file; else whole MiB, 1-15
+    fast_digest: bool = True              # pieces also carry an XXH3-128 for our clients that ask (md5 stays)
     # scheduler
     scheduler_policy: str = "rarest-first"
     peer_up_limit: int = 4

@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notbs", action="store_true", help="never fall back to the source")
     p.add_argument("--dfdaemon", action="store_true", help="mark the call as coming from a dfdaemon")
     p.add_argument("--clientqueue", type=int, help="pieces fetched at once (config clientQueueSize, 6)")
+    p.add_argument("--stall-timeout", type=dur, help="drop a peer that sends no byte of a piece for this long and "
+                   "fetch the piece elsewhere, e.g. 10s; 0: only the per-piece timeout (config stallTimeout, 10s)")
     p.add_argument("-b", "--showbar", action="store_true", help="show a progress bar on stderr")
     p.add_argument("--console", action="store_true", help="log to stderr instead of <home>/logs/dfclient.log")
     p.add_argument("--verbose", action="store_true", help="debug logging")

@@ -2,7 +2,7 @@
 
 File keys (Dragonfly 1.x spelling, snake_case accepted too): ``nodes``, ``localLimit``,
 ``minRate``, ``totalLimit``, ``clientQueueSize``, ``workHome``, ``logConfig``; our additions
-``supernodeToken``, ``supernodeTokenFile``, ``supernodeTls``, ``supernodeCa``, ``uploadTlsCert``,
+``stallTimeout``, ``supernodeToken``, ``supernodeTokenFile``, ``supernodeTls``, ``supernodeCa``, ``uploadTlsCert``,
 ``uploadTlsKey``. The token may also come from ``DFGET_SUPERNODE_TOKEN``. Without a
 YAML file the legacy INI ``/etc/dragonfly.conf`` (``[node] address=a,b``) is read.
 """
@@ -30,6 +30,7 @@ class DfgetFileConfig:
     min_rate: int = field(default="64KB", metadata=SIZE)
     total_limit: int = field(default="0", metadata=SIZE)
     client_queue_size: int = 6
+    stall_timeout: float = field(default="10s", metadata={"parse": parse_duration})   # our addition
     work_home: str = "~/.small-dragonfly"
     log_config: dict = field(default_factory=dict)
     # our additions (component auth and TLS, see docs/security.md)
@@ -92,6 +93,7 @@ def build_options(args, file_conf: DfgetFileConfig) -> DownloaderOptions:
         min_rate=pick(args.minrate, file_conf.min_rate),
         total_limit=pick(args.totallimit, file_conf.total_limit),
         client_queue_size=pick(args.clientqueue, file_conf.client_queue_size),
+        stall_timeout=pick(getattr(args, "stall_timeout", None), file_conf.stall_timeout),
         ip=args.ip or "",
         port=args.port or 0,
         alive_time=pick(args.alivetime, 300.0),

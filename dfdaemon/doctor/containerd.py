@@ -16,13 +16,16 @@ def _load(path):
         return tomllib.load(f)
 
 
+CONTAINERD2_DEFAULT = "/etc/containerd/certs.d:/etc/docker/certs.d"   # config version 3 without config_path
+
+
 def config_path_of(conf: dict) -> str:
     plugins = conf.get("plugins", {})
     for plugin, table in REGISTRY_TABLES:
         value = plugins.get(plugin, {}).get(table, {}).get("config_path")
         if value:
             return value
-    return ""
+    return CONTAINERD2_DEFAULT if conf.get("version") == 3 else ""
 
 
 def check_containerd(config_file: str, certs_dir: str, target: Target) -> list[Finding]:
@@ -34,14 +37,15 @@ def check_containerd(config_file: str, certs_dir: str, target: Target) -> list[F
             configured = config_path_of(_load(config_file))
         except (OSError, tomllib.TOMLDecodeError) as e:
             return [Finding(CHECK, FIX, f"{config_file} is not valid TOML ({e})", config_file)]
-    certs_dir = certs_dir or configured or "/etc/containerd/certs.d"
+    listed = [os.path.normpath(p) for p in configured.split(":") if p]     # config_path may list several
+    certs_dir = certs_dir or (listed[0] if listed else "/etc/containerd/certs.d")
     if not configured:
         out.append(Finding(CHECK, FIX, f"{config_file} sets no registry config_path: the CRI plugin ignores "
                            f"{certs_dir} (ctr and nerdctl need --hosts-dir {certs_dir}); add it and restart "
                            "containerd", config_file,
                            f'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n'
                            f'  config_path = "{certs_dir}"\n'))
-    elif os.path.normpath(configured.split(":")[0]) != os.path.normpath(certs_dir):
+    elif os.path.normpath(certs_dir) not in listed:
         out.append(Finding(CHECK, FIX, f"config_path is {configured!r}, not {certs_dir}", config_file))
     else:
         out.append(Finding(CHECK, OK, f"config_path is {configured}", config_file))

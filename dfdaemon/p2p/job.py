@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 
+from dfcommon import piece_digest
 from dfcommon.task_id import filter_url_param
 
 from . import output as out
@@ -142,7 +143,8 @@ class DownloadJob:
             call_system=req.call_system, headers=[f"{k}:{v}" for k, v in req.headers], dfdaemon=req.dfdaemon,
             insecure=req.insecure, root_cas=[_b64_file(p) for p in req.cacerts],
             pattern="cdn" if req.pattern == "p2p" and self.port <= 0 else req.pattern,
-            upload_scheme=self.opts.served_scheme if self.port > 0 else "")
+            upload_scheme=self.opts.served_scheme if self.port > 0 else "",
+            piece_digests=piece_digest.ALGO if piece_digest.available() else "")
 
     def _p2p(self, res: Result) -> None:
         locator = Locator.from_strings(self.req.nodes or self.opts.nodes, self.dl.rng)
@@ -171,7 +173,7 @@ class DownloadJob:
         hasher = PrefixMd5(self.progress, self.data_path) if self.req.md5 else None
         fetcher = PieceFetcher(self.dl.http, self.limiter, self.opts.min_rate, self.dl.user_agent,
                                source_headers=self.req.headers, source_verify=self._verify(),
-                               peer_verify=self.dl.peer_verify)
+                               peer_verify=self.dl.peer_verify, stall_timeout=self.opts.stall_timeout)
         loop = PullLoop(self.dl.client, registrar, self._register_request, reg, fetcher, data, self.progress,
                         self.cid, time.monotonic() + timeout, self.cancelled, console=self.console,
                         on_new_pieces=self._negotiate_rate, max_running=self.opts.client_queue_size,
@@ -181,6 +183,8 @@ class DownloadJob:
                 fin = loop.run()
             finally:
                 res.bytes_from.update(loop.bytes_from)
+                res.pieces_checked.update(loop.checked)
+                res.pieces_stalled = loop.stalled
             self.node, self.task_id = loop.reg.node, loop.reg.task_id
             if data.size() < fin.length:
                 raise DownloadError(ErrorCode.DOWNLOAD, f"supernode reported the task finished with "

@@ -24,6 +24,7 @@ class DownloaderOptions:
     min_rate: int = 64 << 10           # drives timeouts only
     total_limit: int = 0               # host upload limit handed to the upload server
     client_queue_size: int = 6         # pieces fetched at once
+    stall_timeout: float = 10.0        # a piece source silent this long is dropped for the piece (0 = off)
     ip: str = ""                       # peer IP ("" = the local address that reaches the supernode)
     port: int = 0                      # upload server port (0 = any)
     alive_time: float = 300.0

@@ -1,6 +1,7 @@
 """Fetch one piece from a peer, the supernode's piece server, or (``cdnSource: source``) the origin.
 
-The body streams in 1 MiB blocks through the rate limiter and a running md5; the wrapper
+The body streams in 1 MiB blocks through the rate limiter and a running digest (the fast
+``pieceDigest`` our supernode gives our clients, else the protocol's md5); the wrapper
 (4-byte header, 0x7f tail) is checked and stripped on the fly and the content is written
 straight into the data file, so a piece is never held whole in memory. The md5 and the write
 of each block run together in a native thread under gevent (:func:`dfcommon.offload.offload`),
@@ -13,6 +14,7 @@ import hashlib
 import logging
 import time
 
+from dfcommon import piece_digest
 from dfcommon.offload import offload
 from dfcommon.pieces import WRAP_SIZE, parse_header, parse_range
 from dfcommon.pool_http import HttpError, PoolClient
@@ -27,7 +29,8 @@ TAIL_BYTE = 0x7F
 
 
 class PieceError(Exception):
-    """A piece could not be fetched. ``kind``: connect, http, denied, not_found, md5, malformed, timeout, cancelled."""
+    """A piece could not be fetched. ``kind``: connect, http, denied, not_found, md5, malformed, timeout, stalled
+    (the source sent nothing for the stall timeout), cancelled."""
 
     def __init__(self, kind: str, message: str, status: int | None = None, real_md5: str = "", expected_md5: str = ""):
         super().__init__(message)
@@ -113,8 +116,9 @@ class PieceFetcher:
 
     def __init__(self, http: PoolClient, limiter=None, min_rate: int = 64 << 10,
                  user_agent: str = "dfget", connect_timeout: float = 5.0, source_headers=None,
-                 source_verify=True, peer_verify=True):
+                 source_verify=True, peer_verify=True, stall_timeout: float = 0.0):
         self.http = http
+        self.stall_timeout = stall_timeout  # no byte from a source for this long fails the piece ("stalled")
         self.limiter = limiter
         self.min_rate = min_rate
         self.user_agent = user_agent
@@ -144,10 +148,14 @@ class PieceFetcher:
         url, headers = self._request(task, source, file_length)
         timeout = piece_timeout(task.piece_size, self.min_rate)
         deadline = time.monotonic() + timeout
+        # the socket's read timeout is the watchdog: it fires when no byte (reply head or body) came for that long
+        stall = self.stall_timeout if 0 < self.stall_timeout < timeout else 0.0
         try:
-            resp = self.http.request("GET", url, headers=headers, timeout=(self.connect_timeout, timeout),
+            resp = self.http.request("GET", url, headers=headers, timeout=(self.connect_timeout, stall or timeout),
                                      verify=self.source_verify if source else self.peer_verify, env_proxies=source)
         except HttpError as e:
+            if e.kind == "timeout" and stall:
+                raise PieceError("stalled", f"piece {task.range}: no reply from {url} for {stall:g}s") from None
             if e.kind == "timeout":
                 raise PieceError("timeout", f"piece {task.range}: no reply from {url}") from None
             raise PieceError("connect", f"piece {task.range}: {e} for {url}") from None
@@ -159,7 +167,8 @@ class PieceFetcher:
                                  f"{resp.text()}", status=resp.status)
             if resp.status not in (200, 206):
                 raise PieceError("http", f"piece {task.range}: HTTP {resp.status} from {url}", status=resp.status)
-            md5 = hashlib.md5()
+            fast = "" if source else task.fast_digest     # our supernode's XXH3-128, else the protocol md5
+            md5 = piece_digest.new_hasher() if fast else hashlib.md5()
             if source:
                 base = piece_offset(task.piece_num, task.piece_size, wrapped=False)
                 written = 0
@@ -180,12 +189,17 @@ class PieceFetcher:
                     else:
                         offload(consume, block)
             except HttpError as e:
+                if e.kind == "timeout" and stall:
+                    raise PieceError("stalled", f"piece {task.range}: no byte from {url} for {stall:g}s") from None
                 raise PieceError(e.kind, f"piece {task.range}: {e}") from None
         real = md5.hexdigest()
-        expected = task.expected_md5
-        if expected and real != expected:
-            raise PieceError("md5", f"piece {task.range}: md5 {real} does not match {expected}",
-                             real_md5=real, expected_md5=expected)
+        if fast:
+            if real != fast:        # reported as an md5 mismatch; the supernode re-checks its copy by md5
+                raise PieceError("md5", f"piece {task.range}: {piece_digest.ALGO} {real} does not match {fast}",
+                                 expected_md5=task.expected_md5)
+        elif task.expected_md5 and real != task.expected_md5:
+            raise PieceError("md5", f"piece {task.range}: md5 {real} does not match {task.expected_md5}",
+                             real_md5=real, expected_md5=task.expected_md5)
         if source:
             start, end = parse_range(clip_range(task.range, file_length))
             if written != end - start + 1:

@@ -122,6 +122,8 @@ class PullLoop:
         self.pieces_from_peers = 0
         self.bytes_from = {"peers": 0, "supernode": 0}   # bytes written, by who served them
         self.unchecked_pieces = 0             # pieces that came without an md5 to check them against
+        self.checked = {"xxh3-128": 0, "md5": 0}      # pieces checked, by digest
+        self.stalled = 0                      # piece fetches dropped because the source went silent
         self._lock = threading.Lock()
         self._stopped = threading.Event()     # set when run() returns: late fetchers stop and stay silent
         self.separate_reports = 0             # /peer/piece/suc calls made
@@ -253,7 +255,11 @@ class PullLoop:
             if self._stopped.is_set():
                 return
             self.end_offset = max(self.end_offset, offset + n)
-            if not task.expected_md5:
+            if task.fast_digest and not reg.source_pieces:
+                self.checked["xxh3-128"] += 1
+            elif task.expected_md5:
+                self.checked["md5"] += 1
+            else:
                 self.unchecked_pieces += 1
             out = Outcome(task, R.RESULT_SUC if reg.report_in_pull else R.RESULT_SEMISUC, generation, length=n)
             self.results.put(out)
@@ -270,6 +276,9 @@ class PullLoop:
             return
         log.warning("piece failed range=%s peer=%s:%s kind=%s error=%s", task.range, task.peer_ip,
                     task.peer_port, err.kind, err)
+        if err.kind == "stalled":
+            with self._lock:
+                self.stalled += 1
         if err.kind in ("not_found", "md5"):
             etype = R.ERROR_FILE_NOT_EXIST if err.kind == "not_found" else R.ERROR_MD5_NOT_MATCH
             try:

@@ -122,6 +122,8 @@ class Result:
     status: int | None = None              # source HTTP status when the source refused
     nodes_tried: list = field(default_factory=list)
     bytes_from: dict = field(default_factory=dict)   # peers / supernode / origin -> bytes obtained from each
+    pieces_checked: dict = field(default_factory=dict)   # digest name (xxh3-128, md5) -> pieces checked with it
+    pieces_stalled: int = 0                # piece fetches dropped because their source sent nothing for a while
 
     @property
     def exit_code(self) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from dfcommon import piece_digest
 from dfcommon.pool_http import HttpError, PoolClient
 
 from . import result as R
@@ -46,6 +47,7 @@ class RegisterRequest:
     pattern: str = "p2p"
     super_node_ip: str = ""
     upload_scheme: str = ""                          # our addition: "https" when the upload server uses TLS
+    piece_digests: str = ""                          # our addition: fast piece digests we can check
 
     def body(self) -> dict:
         """The JSON body with the keys spelled exactly as dfget sends them."""
@@ -57,6 +59,7 @@ class RegisterRequest:
             "rootCAs": list(self.root_cas), "taskId": "", "fileLength": 0, "asSeed": False,
             "superNodeIp": self.super_node_ip, "pattern": self.pattern,
             **({"uploadScheme": self.upload_scheme} if self.upload_scheme else {}),
+            **({"pieceDigests": self.piece_digests} if self.piece_digests else {}),
         }
 
 
@@ -69,6 +72,7 @@ class RegisterReply:
     piece_size: int = 0
     cdn_source: str = "supernode"
     report_in_pull: bool = False     # our addition: a /peer/task result 501 counts as /peer/piece/suc
+    piece_digest: str = ""           # our addition: the fast digest the pieces carry ("" = md5 only)
 
 
 @dataclass
@@ -85,6 +89,7 @@ class PieceTask:
     down_link: int = 0
     token: str = field(default="", repr=False)       # our addition: peer token for the piece request
     scheme: str = "http"                             # our addition: https when the serving side uses TLS
+    piece_digest: str = ""                           # our addition: "xxh3-128:<hex>" of the wrapped piece
 
     @classmethod
     def from_json(cls, d: dict) -> "PieceTask":
@@ -94,11 +99,17 @@ class PieceTask:
                    cid=str(g.get("cid") or ""), peer_ip=str(g.get("peerip") or ""),
                    peer_port=int(g.get("peerport") or 0), path=str(g.get("path") or ""),
                    down_link=int(g.get("downlink") or 0), token=str(g.get("token") or ""),
-                   scheme="https" if str(g.get("scheme") or "").lower() == "https" else "http")
+                   scheme="https" if str(g.get("scheme") or "").lower() == "https" else "http",
+                   piece_digest=str(g.get("piecedigest") or ""))
 
     @property
     def expected_md5(self) -> str:
         return self.piece_md5.split(":", 1)[0]
+
+    @property
+    def fast_digest(self) -> str:
+        """The hex of ``piece_digest`` when this process can check it, else "" (check the md5)."""
+        return piece_digest.parse(self.piece_digest)
 
     @property
     def expected_length(self) -> int | None:
@@ -174,7 +185,8 @@ class SupernodeClient:
                              file_length=int(data.get("filelength") if data.get("filelength") is not None else -1),
                              piece_size=int(data.get("piecesize") or 0),
                              cdn_source=str(data.get("cdnsource") or "supernode"),
-                             report_in_pull=data.get("reportinpull") is True)
+                             report_in_pull=data.get("reportinpull") is True,
+                             piece_digest=str(data.get("piecedigest") or ""))
 
     def pull_piece_task(self, node: str, task_id: str, src_cid: str, dst_cid: str = "", range_: str = "",
                         status: int = R.STATUS_STARTED, result: int = R.RESULT_INVALID) -> PullReply:

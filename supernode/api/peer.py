@@ -66,19 +66,25 @@ def create_peer_blueprint(services) -> Blueprint:
     bp = Blueprint("peer", __name__)
     manager = services.manager
     metrics = services.metrics
+    digests = services.extras.get("piece_digests")
 
     @bp.post("/peer/registry")
     def registry():
-        req = parse_register(body_params(request))
+        params = body_params(request)
+        req = parse_register(params)
+        offer = params.str("pieceDigests", max_len=128)        # our addition; Dragonfly 1.x sends none
         if not req.super_node_ip:
             req.super_node_ip = host_ip()
         try:
             data = manager.register(req)
         except DfError as e:
-            if e.kind.code == "INVALID_PARAM":
+            if e.kind.code in ("INVALID_PARAM", "FETCH_REFUSED"):    # the caller's URL: a 4xx, not retried
                 raise
             # task-register failures are returned as HTTP 500, as Dragonfly does (dfget moves on)
             raise DfError(e.kind.code, e.message, http_status=500) from None
+        algo = digests.negotiate(req.cid, offer) if digests is not None else ""
+        if algo and isinstance(data, dict):
+            data["pieceDigest"] = algo
         return result_info(200, data, "success")
 
     @bp.get("/peer/task")

@@ -32,6 +32,7 @@ class _Task:
     raw_url: str = ""
     piece_size: int = 0
     pieces: dict = field(default_factory=dict)
+    digests: dict = field(default_factory=dict)     # piece -> fast digest, kept while writing (fast_digest)
     cancel: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
@@ -49,6 +50,9 @@ class _Report:
         self.task.pieces[num] = md5
         if self._live():
             self.mgr._notify("on_piece", self.task.task_id, num, md5)
+
+    def digest(self, num: int, value: str) -> None:
+        self.task.digests[num] = value
 
     def success(self, file_length: int, real_md5: str, source_length: int) -> None:
         self.task.status = T.SUCCESS
@@ -77,7 +81,8 @@ class CdnManager:
         self.bucket = TokenBucket(config.max_bandwidth - config.system_bandwidth if config.max_bandwidth > 0 else 0,
                                   "supernode max_bandwidth - system_bandwidth")
         self.ctx = RunContext(storage, self.metas, self.source, self.bucket, max(1, config.cdn_writers), metrics,
-                              source_streams=config.source_streams, source_chunk=config.source_chunk)
+                              source_streams=config.source_streams, source_chunk=config.source_chunk,
+                              fast_digest=bool(getattr(config, "fast_digest", False)))
         self.gc = DiskGc(storage, self.metas, config, metrics, delete=self._gc_delete, free_space=free_space)
         self._lock = threading.Lock()
         self._tasks: dict[str, _Task] = {}
@@ -171,6 +176,12 @@ class CdnManager:
     def piece_md5(self, task_id: str, piece_num: int) -> str | None:
         task = self._tasks.get(task_id)
         return task.pieces.get(piece_num) if task is not None else None
+
+    def piece_digest(self, task_id: str, piece_num: int) -> str | None:
+        """The fast digest of a piece this process wrote (None: not kept, e.g. after a restart or with
+        ``fast_digest`` off; the piece is then checked with its md5)."""
+        task = self._tasks.get(task_id)
+        return task.digests.get(piece_num) if task is not None else None
 
     def piece_path(self, task_id: str, raw_url: str = "") -> str:
         if self.config.cdn_pattern == "source":

@@ -41,6 +41,7 @@ class RunContext:
     source_streams: int = 1         # connections of one large download from the source (see segmented.py)
     source_chunk: int = 16 << 20    # bytes per Range request when there are several (rounded to whole pieces)
     downloads: "RunningCount" = field(default_factory=lambda: RunningCount())   # CDN downloads running now
+    fast_digest: bool = False       # keep each piece's fast digest (dfcommon.piece_digest) while writing it
 
 
 class RunningCount:
@@ -205,6 +206,10 @@ class TaskRunner:
         self.report.failure(f"source read error: {type(e).__name__}", False)
         return True
 
+    def _on_digest(self):
+        """Where a written piece's fast digest goes, or None when the supernode keeps none."""
+        return getattr(self.report, "digest", None) if self.ctx.fast_digest else None
+
     def download_single(self, start: int, start_piece: int, file_md5, prefix: list[str]) -> None:
         ctx = self.ctx
         try:
@@ -219,7 +224,8 @@ class TaskRunner:
         ctx.metas.update(self.task_id, lastModified=ms_of_http_date(resp.headers.get("Last-Modified")),
                          eTag=resp.headers.get("ETag", ""))
         if self.length >= 0:        # known length: blocks go straight to disk, no piece is held in memory
-            sink = StreamingPieceSink(writer, self.piece_size, start_piece, file_md5, self.report.piece, self.length)
+            sink = StreamingPieceSink(writer, self.piece_size, start_piece, file_md5, self.report.piece, self.length,
+                                      on_digest=self._on_digest())
         else:
             sink = PieceSink(writer, self.piece_size, start_piece, ctx.writers, file_md5, self.report.piece)
         try:
@@ -242,7 +248,8 @@ class TaskRunner:
         writer = ctx.storage.open_writer(data_key(self.task_id), truncate=start_piece == 0)
         fetch = SegmentedFetch(ctx.source, self.req, ctx.storage, writer, self.piece_size, self.length, start_piece,
                                file_md5, self.report.piece, ctx.source_streams, self._chunk_pieces(),
-                               self._check_cancel, self._on_block, alone=lambda: ctx.downloads.value <= 1)
+                               self._check_cancel, self._on_block, alone=lambda: ctx.downloads.value <= 1,
+                               on_digest=self._on_digest())
         log.info("cdn download task=%s streams=%d chunks=%d", self.task_id, fetch.streams, len(fetch.chunks))
         try:
             written = fetch.run()

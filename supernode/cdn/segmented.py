@@ -56,11 +56,12 @@ class SegmentedFetch:
     ``on_block(n)`` is called for every block read (bandwidth limit and metrics)."""
 
     def __init__(self, source, req, storage, writer, piece_size: int, length: int, start_piece: int, file_md5,
-                 on_written, streams: int, chunk_pieces: int, check_cancel, on_block, alone=lambda: True):
+                 on_written, streams: int, chunk_pieces: int, check_cancel, on_block, alone=lambda: True,
+                 on_digest=None):
         self.source, self.req, self.storage, self.writer = source, req, storage, writer
         self.piece_size, self.length = piece_size, length
         self.content_size = pieces.content_size(piece_size)
-        self.file_md5, self.on_written = file_md5, on_written
+        self.file_md5, self.on_written, self.on_digest = file_md5, on_written, on_digest
         self.check_cancel, self.on_block, self.alone = check_cancel, on_block, alone
         self.chunks = plan_chunks(length, piece_size, start_piece, chunk_pieces)
         self.streams = max(1, min(streams, len(self.chunks)))
@@ -120,7 +121,8 @@ class SegmentedFetch:
         stop = min(end * self.content_size, self.length)
         resp = self.source.download_range(self.req, start, stop)
         self._check_validators(resp, i)
-        sink = StreamingPieceSink(self.writer, self.piece_size, first, _NoFileHash(), self.on_written, stop)
+        sink = StreamingPieceSink(self.writer, self.piece_size, first, _NoFileHash(), self.on_written, stop,
+                                  on_digest=self.on_digest)
         fed = 0
         try:
             for block in self.source.body(resp):

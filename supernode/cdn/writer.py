@@ -19,7 +19,7 @@ import hashlib
 import queue
 import threading
 
-from dfcommon import pieces
+from dfcommon import piece_digest, pieces
 from dfcommon.offload import OrderedOffload, offload
 
 _STOP = object()
@@ -170,16 +170,22 @@ class PieceSink(_Sink):
             raise self._error
 
 
-def _seal(piece_md5, content_len: int) -> str:
-    """The protocol md5 string of a streamed piece once its content is hashed: the tail closes it."""
+def _seal(piece_md5, content_len: int, fast=None) -> str:
+    """The protocol md5 string of a streamed piece once its content is hashed: the tail closes it (and the
+    fast digest, when kept)."""
     piece_md5.update(pieces.TAIL)
+    if fast is not None:
+        fast.update(pieces.TAIL)
     return f"{piece_md5.hexdigest()}:{content_len + pieces.WRAP_SIZE}"
 
 
-def _hash_and_write(piece_md5, file_md5, writer, offset: int, block, native_write: bool) -> None:
-    """One block of a streamed piece: into the piece md5 and the file md5, and to disk when ``native_write``."""
+def _hash_and_write(piece_md5, file_md5, writer, offset: int, block, native_write: bool, fast=None) -> None:
+    """One block of a streamed piece: into the piece md5, the file md5 and the fast digest (when kept), and to
+    disk when ``native_write``."""
     piece_md5.update(block)
     file_md5.update(block)
+    if fast is not None:
+        fast.update(block)
     if native_write:
         writer.write_at(offset, block)
 
@@ -197,11 +203,15 @@ class StreamingPieceSink(_Sink):
     """
 
     def __init__(self, writer, piece_size: int, start_piece: int, file_md5, on_written, length: int,
-                 depth: int = 4):
+                 depth: int = 4, on_digest=None):
+        """``on_digest(piece_num, digest)``, when given, receives each piece's fast digest
+        (:mod:`dfcommon.piece_digest`) just before ``on_written``: the same pass over the bytes computes it."""
         if length < 0:
             raise ValueError("StreamingPieceSink needs the source length")
         super().__init__(writer, piece_size, start_piece, file_md5, on_written)
         self.length = length
+        self.on_digest = on_digest
+        self._fast = None           # fast digest of the piece being written (with on_digest)
         self._md5 = None            # md5 of the piece being written (None: no piece started)
         self._n = 0                 # content bytes of that piece
         self._fill = 0              # content bytes of it written so far
@@ -217,7 +227,7 @@ class StreamingPieceSink(_Sink):
             block, view = view[:n], view[n:]
             offset = self.next_piece * self.piece_size + 4 + self._fill
             self._steps.submit(_hash_and_write, self._md5, self.file_md5, self.writer, offset, block,
-                               self._native_write)
+                               self._native_write, self._fast)
             if not self._native_write:
                 self.writer.write_at(offset, block)
             self._fill += n
@@ -231,16 +241,22 @@ class StreamingPieceSink(_Sink):
         head = pieces.header(n, self.piece_size)
         self.writer.write_at(self.next_piece * self.piece_size, head)
         self._md5, self._n, self._fill = hashlib.md5(head), n, 0
+        if self.on_digest is not None:
+            self._fast = piece_digest.new_hasher()
+            self._fast.update(head)
         return True
 
     def _end(self) -> None:
         num, n = self.next_piece, self._n
         self.writer.write_at(num * self.piece_size + 4 + n, pieces.TAIL)
-        self._steps.submit(_seal, self._md5, n, then=lambda md5: self._written(num, md5))
-        self._md5, self.next_piece = None, num + 1
+        fast = self._fast
+        self._steps.submit(_seal, self._md5, n, fast, then=lambda md5: self._written(num, md5, fast))
+        self._md5, self._fast, self.next_piece = None, None, num + 1
 
-    def _written(self, num: int, md5: str) -> None:
+    def _written(self, num: int, md5: str, fast) -> None:
         self.md5s[num] = md5
+        if fast is not None:
+            self.on_digest(num, piece_digest.encode(fast))
         self.on_written(num, md5)
 
     def finish(self, empty_piece: bool) -> dict[int, str]:

@@ -179,3 +179,18 @@ def test_bad_configuration_exits_10(tmp_path):
     bad_flag = subprocess.run([script("dfdaemon"), "doctor", "--runtime", "rkt"], capture_output=True, text=True,
                               timeout=60)
     assert bad_flag.returncode == 10
+
+
+def test_containerd_2_default_config_path_counts(stack, tmp_path):
+    """A version 3 config (containerd 2) without config_path uses /etc/containerd/certs.d:/etc/docker/certs.d."""
+    etc = Etc(tmp_path)
+    etc.write_good(stack.url)
+    etc.containerd.write_text("version = 3\n")
+    run = doctor(stack.config_path, etc, "--offline", "--runtime", "containerd", "--json")
+    (config_finding,) = [f for f in findings(run) if f["path"] == str(etc.containerd)]
+    assert config_finding["status"] == "fix" and "not" in config_finding["message"]     # certs dir is elsewhere
+    run = subprocess.run([script("dfdaemon"), "doctor", "--config", str(stack.config_path), "--offline",
+                          "--runtime", "containerd", "--containerd-config", str(etc.containerd),
+                          "--containerd-certs-dir", "/etc/docker/certs.d", "--json"],
+                         capture_output=True, text=True, timeout=60)
+    assert [f["status"] for f in findings(run) if f["path"] == str(etc.containerd)] == ["ok"]

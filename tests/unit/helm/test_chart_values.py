@@ -49,7 +49,7 @@ def test_every_supernode_key_set_through_the_chart_loads(chart, tmp_path):
     config = {"listen_ip": "0.0.0.0", "advertise_ip": "10.0.0.9", "cdn_pattern": "source", "storage_driver": "memory",
               "max_bandwidth": "1G", "system_bandwidth": 1048576, "fail_access_interval": "1m30s",
               "source_connect_timeout": 2.5, "source_read_timeout": "30s", "cdn_writers": 8,
-              "source_streams": 3, "source_chunk": "8MB",
+              "source_streams": 3, "source_chunk": "8MB", "fast_digest": False,
               "scheduler_policy": "rarest-first", "peer_up_limit": 6, "peer_down_limit": 5, "elimination_limit": 3,
               "failure_count_limit": 4, "link_limit": "40MB", "supernode_upload_limit": 2,
               "supernode_upload_total": 6, "piece_size": "2M", "pull_hold": "500ms", "upload_rate": "11M", "gc_initial_delay": "1s", "gc_meta_interval": "1m",
@@ -72,7 +72,7 @@ def test_every_supernode_key_set_through_the_chart_loads(chart, tmp_path):
     assert conf.young_gc_threshold == 107374182400 and conf.fail_access_interval == 90.0
     assert conf.source_connect_timeout == 2.5 and conf.debug is True and conf.cdn_writers == 8
     assert (conf.supernode_upload_total, conf.piece_size, conf.pull_hold) == (6, 2 << 20, 0.5)
-    assert (conf.source_streams, conf.source_chunk) == (3, 8 << 20)
+    assert (conf.source_streams, conf.source_chunk, conf.fast_digest) == (3, 8 << 20, False)
     assert conf.preheat.ttl == 43200.0 and conf.preheat.auth_mode == "bearer"
     assert conf.preheat.registries[0].scheme == "http" and conf.webhooks.dedup_window == 300.0
     assert conf.auth.peer_token_ttl == 300.0 and conf.auth.open_paths == ["/_ping"]
