@@ -29,3 +29,14 @@ def registered_piece_size(client_log: str) -> int:
     if not m:
         raise AssertionError("no registration reply in the Go dfget's log")
     return int(m.group(1))
+
+
+def peer_pieces(sn) -> dict[tuple[str, str], float]:
+    """{(from_version, to_version): pieces} from our supernode's ``dragonfly_supernode_peer_pieces_total``."""
+    out = {}
+    for key, value in sn.metrics().items():
+        name, _, labels = key.partition("{")
+        if name == "dragonfly_supernode_peer_pieces_total":
+            pairs = dict(p.split("=", 1) for p in labels.rstrip("}").split(","))
+            out[(pairs["from_version"].strip('"'), pairs["to_version"].strip('"'))] = value
+    return out

@@ -13,6 +13,16 @@ from tests.fixtures.registry import missing_tools
 from tests.interop.helpers import sha256_file
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+BLOB_INFO_CACHE = "/var/lib/containers/cache/blob-info-cache-v1.boltdb"
+
+
+@pytest.fixture(autouse=True)
+def _skopeo_blob_info_cache():
+    """skopeo run as root writes a blob-info cache outside the test's directories: remove it if this test made it."""
+    existed = os.path.exists(BLOB_INFO_CACHE)
+    yield
+    if not existed and os.path.exists(BLOB_INFO_CACHE):
+        os.remove(BLOB_INFO_CACHE)
 
 
 def skopeo_copy(home: str, ref: str, dest: str) -> None:

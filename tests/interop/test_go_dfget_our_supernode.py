@@ -5,7 +5,7 @@ import pytest
 
 from dfcommon.pieces import piece_total
 from tests.fixtures.origin import make_file
-from tests.interop.helpers import MiB, registered_piece_size, sha256_file
+from tests.interop.helpers import MiB, peer_pieces, registered_piece_size, sha256_file
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -28,5 +28,11 @@ def test_four_go_dfgets_through_our_supernode(origin, our_supernode, go_dfget, t
     assert ratio == 1.0, origin.bytes_sent
     pieces = piece_total(size, registered_piece_size(runs[0].client_log))     # wrapped pieces of the task
     assert from_peers + from_sn == 4 * pieces          # every piece of every run reported once
-    assert from_peers > 0, "no piece went from one Go dfget to another"
+    go_ports = {r.port for r in runs}
+    versions = {p["version"] for p in our_supernode.peers() if p["port"] in go_ports}
+    assert len(versions) == 1, versions
+    go_v = versions.pop()
+    flows = peer_pieces(our_supernode)
+    assert set(flows) <= {(go_v, go_v)}, flows         # only Go peers in this swarm
+    assert flows.get((go_v, go_v), 0) == from_peers > 0, "no piece went from one Go dfget to another"
     assert our_supernode.healthy()

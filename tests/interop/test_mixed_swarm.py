@@ -7,20 +7,9 @@ import pytest
 from dfcommon.pieces import piece_total
 from tests.e2e.p2p_stack import start_dfget, upload_server_port
 from tests.fixtures.origin import make_file
-from tests.interop.helpers import MiB, registered_piece_size, sha256_file
+from tests.interop.helpers import MiB, peer_pieces, registered_piece_size, sha256_file
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
-
-
-def peer_pieces(sn) -> dict[tuple[str, str], float]:
-    """{(from_version, to_version): pieces} from our supernode's metrics."""
-    out = {}
-    for key, value in sn.metrics().items():
-        name, _, labels = key.partition("{")
-        if name == "dragonfly_supernode_peer_pieces_total":
-            pairs = dict(p.split("=", 1) for p in labels.rstrip("}").split(","))
-            out[(pairs["from_version"].strip('"'), pairs["to_version"].strip('"'))] = value
-    return out
 
 
 def test_three_go_and_three_of_ours_in_one_swarm(origin, our_supernode, go_dfget, our_homes, tmp_path):
