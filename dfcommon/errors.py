@@ -39,6 +39,7 @@ CATALOGUE = {
     "URL_NOT_REACHABLE": _k("URL_NOT_REACHABLE", 607, 502, "source url not reachable"),
     "SOURCE_AUTH": _k("SOURCE_AUTH", 608, 401, "source requires authentication"),
     "SOURCE_ERROR": _k("SOURCE_ERROR", 610, 502, "source error"),
+    "FETCH_REFUSED": _k("FETCH_REFUSED", 501, 403, "destination refused by the fetch policy"),
     "CDN_FAILED": _k("CDN_FAILED", 500, 502, "cdn download failed"),
     "PEER_WAIT": _k("PEER_WAIT", 602, 200, "wait"),
     "RANGE_NOT_SATISFIABLE": _k("RANGE_NOT_SATISFIABLE", 501, 416, "range not satisfiable"),

@@ -22,7 +22,8 @@ def commands() -> list[tuple[str, list[str]]]:
     sn_port = os.environ.get("SUPERNODE_PORT", "8002")
     dl_port = os.environ.get("SUPERNODE_DOWNLOAD_PORT", "8001")
     cmds = [("supernode", [os.path.join(BIN, "supernode"), "--home-dir", os.path.join(RUN, "supernode"),
-                           "--port", sn_port, "--download-port", dl_port, "--advertise-ip", "127.0.0.1"])]
+                           "--port", sn_port, "--download-port", dl_port, "--advertise-ip", "127.0.0.1",
+                           "--listen-ip", "127.0.0.1", "--fetch-allow", "127.0.0.0/8,::1"])]   # a local registry may serve images
     dfdaemon = os.path.join(BIN, "dfdaemon")
     if os.path.exists(dfdaemon) and _importable("dfdaemon.cli.main"):
         cmds.append(("dfdaemon", [dfdaemon, "--work-home", os.path.join(RUN, "dfdaemon"),

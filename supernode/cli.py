@@ -61,7 +61,11 @@ FLAGS = [
     ("--failure-count-limit", "failure_count_limit", int, "fetch failures before a peer uses the supernode only (5)"),
     ("--max-body-size", "max_body_size", str, "largest accepted request body, e.g. 1MB"),
     ("--log-level", "log_level", str, "DEBUG, INFO, WARNING or ERROR"),
+    ("--fetch-allow", "fetch_allow", str,
+     "hosts/networks the supernode may fetch from although local, e.g. 127.0.0.0/8,::1 (fetch.allow)"),
+    ("--fetch-deny", "fetch_deny", str, "hosts/networks the supernode never fetches from (fetch.deny)"),
 ]
+NESTED = {"fetch_allow": ("fetch", "allow"), "fetch_deny": ("fetch", "deny")}   # flags of config sections
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,6 +89,10 @@ def print_version() -> None:
 def load(args: argparse.Namespace):
     from supernode.config import load_config
     overrides = {dest: getattr(args, dest) for _, dest, _, _ in FLAGS}
+    for dest, (section, key) in NESTED.items():
+        value = overrides.pop(dest)
+        if value is not None:
+            overrides.setdefault(section, {})[key] = value
     overrides["log_json"] = args.log_json
     if args.debug:
         overrides["debug"] = True

@@ -17,6 +17,7 @@ from webhooks.config import validate as validate_webhooks
 from supernode.policies.config import PolicyConfig
 from supernode.auth.config import AuthConfig, validate_auth
 from supernode.cluster.config import ClusterConfig, validate_cluster
+from supernode.fetch_guard import FetchConfig, validate_fetch
 
 SIZE = {"parse": parse_size}
 DURATION = {"parse": parse_duration}
@@ -78,6 +79,8 @@ class SupernodeConfig:
     auth: AuthConfig = field(default_factory=lambda: cfg.build(AuthConfig, {}, "auth"))
     # cluster mode: shared state in Redis (no redis_url = one supernode, state in memory)
     cluster: ClusterConfig = field(default_factory=lambda: cfg.build(ClusterConfig, {}, "cluster"))
+    # where the supernode may fetch for clients (sources, preheat registries, token realms): allow/deny lists
+    fetch: FetchConfig = field(default_factory=FetchConfig)
 
 
 def load_config(path: str | None = None, overrides: dict | None = None, environ=None) -> SupernodeConfig:
@@ -132,3 +135,4 @@ def validate(conf: SupernodeConfig) -> None:
     validate_policies(conf.policies)
     validate_auth(conf.auth)
     validate_cluster(conf.cluster, conf.advertise_ip)
+    validate_fetch(conf.fetch)

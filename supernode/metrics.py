@@ -56,6 +56,9 @@ class SupernodeMetrics:
         self.peer_pieces = Counter("peer_pieces", "pieces a peer reported taken from another peer, by the "
                                    "registered dfget version of the serving and the taking peer",
                                    ["from_version", "to_version"], namespace=NS, subsystem=SN, registry=r)
+        # ours: URLs the fetch policy refused (task sources, preheat registries, token realms), by rule
+        self.fetch_refused = Counter("fetch_refused", "fetches refused by the fetch policy (fetch.allow/deny)",
+                                     ["reason"], namespace=NS, subsystem=SN, registry=r)
         self._version_labels: set[str] = set()
         self._version_lock = threading.Lock()
         # ours: bytes served by the piece server on the download port

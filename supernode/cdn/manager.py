@@ -76,6 +76,12 @@ class CdnManager:
         self.metrics = metrics
         self.listener = listener
         self.metas = MetaStore(storage)
+        if session_factory is None:             # sources are fetched for clients: through the fetch policy
+            from supernode.fetch_guard import build_policy, guarded_session_factory
+            self.fetch_policy = build_policy(config, metrics)
+            session_factory = guarded_session_factory(self.fetch_policy)
+        else:
+            self.fetch_policy = None
         self.source = SourceClient(config.source_connect_timeout, config.source_read_timeout, session_factory)
         # max_bandwidth 0 (the default) = the back-to-source read is not capped
         self.bucket = TokenBucket(config.max_bandwidth - config.system_bandwidth if config.max_bandwidth > 0 else 0,

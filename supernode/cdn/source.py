@@ -14,6 +14,7 @@ import urllib3
 
 from dfcommon.errors import DfError
 from dfcommon.http import make_session
+from dfcommon.ssrf import FetchRefused
 
 from .types import SourceInfo, SourceRequest
 
@@ -116,6 +117,8 @@ class SourceClient:
                 resp.close()
                 headers.pop("Range")
                 resp = self._get(self._probe_session, req, headers, PROBE_TIMEOUT)
+        except FetchRefused as e:
+            raise DfError("FETCH_REFUSED", str(e)) from None
         except requests.RequestException as e:
             log.info("source probe failed task=%s err=%s", req.task_id, type(e).__name__)
             raise DfError("SOURCE_ERROR", f"source not reachable: {type(e).__name__}") from None

@@ -36,6 +36,18 @@ def default_client_factory(base_url: str, credentials=None, insecure: bool = Fal
     return RegistryClient(base_url, credentials=credentials, insecure=insecure, timeout=(5.0, 30.0))
 
 
+def guarded_client_factory(policy):
+    """Registry clients whose requests (manifests, blobs, token realms, every redirect) obey ``policy``."""
+    from dfcommon.http import make_session
+    from dfcommon.ssrf import guard_session
+
+    def factory(base_url: str, credentials=None, insecure: bool = False) -> RegistryClient:
+        session = guard_session(make_session(timeout=(5.0, 30.0), user_agent="dragonfly-supernode"), policy)
+        return RegistryClient(base_url, credentials=credentials, insecure=insecure, timeout=(5.0, 30.0),
+                              session=session)
+    return factory
+
+
 def _has_auth(headers: dict) -> bool:
     return any(k.lower() == "authorization" for k in headers)
 
@@ -58,11 +70,14 @@ def check_request(type_: str, url: str, headers) -> dict:
 
 class PreheatService:
     def __init__(self, conf: PreheatConfig, store: PreheatStore, warmer: Warmer, client_factory=None,
-                 clock=time.time):
+                 clock=time.time, fetch_policy=None):
         self.conf = conf
         self.store = store
         self.warmer = warmer
-        self.client_factory = client_factory or default_client_factory
+        self.fetch_policy = fetch_policy        # refuses URLs at create time (the sessions check every hop)
+        if client_factory is None:
+            client_factory = guarded_client_factory(fetch_policy) if fetch_policy is not None else default_client_factory
+        self.client_factory = client_factory
         self.clock = clock
         self._slots = threading.BoundedSemaphore(max(1, conf.concurrency))
         self._lock = threading.RLock()
@@ -76,6 +91,7 @@ class PreheatService:
                platforms=None, credentials=None) -> tuple[PreheatRecord, bool]:
         """Start a preheat (or find the running / successful one with the same id): (record, created)."""
         headers = check_request(type, url, headers)
+        self._check_destination(type, url)
         filter, identifier = filter or "", identifier or ""
         rec_id = tid.preheat_id(url, tid.split_filter(filter), identifier, headers)
         with self._lock:
@@ -89,6 +105,15 @@ class PreheatService:
             self._spawn(rec, credentials)
         log.info("preheat created id=%s type=%s url=%s", rec.id, type, url)
         return rec, True
+
+    def _check_destination(self, type_: str, url: str) -> None:
+        if self.fetch_policy is None:
+            return
+        from dfcommon.ssrf import FetchRefused
+        try:
+            self.fetch_policy.check_url(parse_image_url(url).base_url if type_ == IMAGE else url)
+        except FetchRefused as e:
+            raise DfError("FETCH_REFUSED", str(e)) from None
 
     def get(self, rec_id: str) -> PreheatRecord | None:
         return self.store.get(rec_id)

@@ -25,7 +25,11 @@ class PreheatComponents:
         self.conf: PreheatConfig = validate_preheat(getattr(config, "preheat", None) or default_preheat_config())
         home = config.home_dir
         self.store = PreheatStore(os.path.join(home, "preheat", "preheat.db"), ttl=self.conf.ttl)
-        self.preheat = PreheatService(self.conf, self.store, CdnWarmer(services.manager))
+        policy = getattr(services.cdn, "fetch_policy", None)
+        if policy is None:
+            from supernode.fetch_guard import build_policy
+            policy = build_policy(config, services.metrics)
+        self.preheat = PreheatService(self.conf, self.store, CdnWarmer(services.manager), fetch_policy=policy)
         self.sink = WebhookSink(self.preheat, self.conf)
         from supernode.api.provider_auth import ProviderAuth
         self.provider_auth = ProviderAuth.from_config(self.conf)

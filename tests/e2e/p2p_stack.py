@@ -24,7 +24,7 @@ class SupernodeProcess:
         self.log_path = os.path.join(home, "supernode.log")
         argv = [script("supernode"), "--home-dir", home, "--port", str(self.port),
                 "--download-port", str(self.download_port), "--advertise-ip", advertise_ip,
-                "--listen-ip", listen_ip, *extra_args]
+                "--listen-ip", listen_ip, "--fetch-allow", "127.0.0.0/8,::1", *extra_args]   # origins on loopback
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
         host = advertise_ip if listen_ip == "0.0.0.0" else listen_ip

@@ -57,7 +57,7 @@ class Supernode:
         self.log = open(home / "supernode.log", "wb")
         self.proc = subprocess.Popen([script("supernode"), "--config", str(self.config), "--port", str(self.api),
                                       "--download-port", str(self.dl), "--home-dir", str(home / "sn"),
-                                      "--listen-ip", "127.0.0.1"], env=child_env(), stdout=self.log,
+                                      "--listen-ip", "127.0.0.1", "--fetch-allow", "127.0.0.0/8,::1"], env=child_env(), stdout=self.log,
                                      stderr=subprocess.STDOUT)
         wait_port(self.api)
         wait_port(self.dl)

@@ -21,7 +21,7 @@ def _start(tmp_path, *flags):
     api, dl = free_port(), free_port()
     log = open(tmp_path / "supernode.log", "wb")
     proc = subprocess.Popen([script("supernode"), "--port", str(api), "--download-port", str(dl), "--home-dir",
-                             str(tmp_path / "sn"), "--listen-ip", "127.0.0.1", *flags], env=child_env(),
+                             str(tmp_path / "sn"), "--listen-ip", "127.0.0.1", "--fetch-allow", "127.0.0.0/8,::1", *flags], env=child_env(),
                             stdout=log, stderr=subprocess.STDOUT)
     return proc, api, dl, log
 

@@ -14,7 +14,7 @@ from webhooks.events import ImageEvent
 @pytest.fixture
 def node(tmp_path):
     config = load_config(overrides={"home_dir": str(tmp_path), "storage_driver": "memory",
-                                    "policies": {"poll_interval": "100ms"}}, environ={})
+                                    "policies": {"poll_interval": "100ms"}, "fetch": {"allow": ["127.0.0.0/8", "::1"]}}, environ={})
     services = build_services(config)
     comp = install_preheat(services)
     comp.start()

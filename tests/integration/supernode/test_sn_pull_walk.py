@@ -61,7 +61,7 @@ def supernode(tmp_path_factory):
     home = tmp_path_factory.mktemp("snhome")
     proc = subprocess.Popen([script("supernode"), "--port", str(port), "--download-port", str(dport),
                              "--home-dir", str(home), "--advertise-ip", "127.0.0.1", "--listen-ip", "127.0.0.1",
-                             "--gc-initial-delay", "1h", "--log-level", "WARNING",
+                             "--gc-initial-delay", "1h", "--log-level", "WARNING", "--fetch-allow", "127.0.0.0/8,::1",
                              "--peer-up-limit", "4"],     # one peer can serve all a client fetches at once
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

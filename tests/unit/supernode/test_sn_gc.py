@@ -22,7 +22,8 @@ def origin():
 def services(tmp_path):
     cfg = load_config(overrides={"storage_driver": "memory", "home_dir": str(tmp_path), "gc_initial_delay": "0s",
                                  "gc_meta_interval": "0.05s", "gc_disk_interval": "0.05s",
-                                 "task_expire_time": "0.2s", "peer_gc_delay": "0.2s"}, environ={})
+                                 "task_expire_time": "0.2s", "peer_gc_delay": "0.2s",
+                                 "fetch": {"allow": ["127.0.0.0/8", "::1"]}}, environ={})
     s = build_services(cfg)
     yield s
     s.close()

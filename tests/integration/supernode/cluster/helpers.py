@@ -15,7 +15,8 @@ def cluster_config(redis_url: str, home: str, member_id: str, port: int = 8002, 
     path = os.path.join(home, "supernode.yml")
     with open(path, "w") as f:
         yaml.safe_dump({"home_dir": home, "advertise_ip": "127.0.0.1", "storage_driver": "memory",
-                        "port": port, "download_port": download_port, "cluster": section}, f)
+                        "port": port, "download_port": download_port, "cluster": section,
+                        "fetch": {"allow": ["127.0.0.0/8", "::1"]}}, f)
     return load_config(path, environ={})
 
 

@@ -49,7 +49,8 @@ class Supernode:
     def __init__(self, tmp_path, **overrides):
         self.port, self.download_port = free_port(), free_port()
         opts = {"storage_driver": "memory", "home_dir": str(tmp_path), "port": self.port,
-                "download_port": self.download_port, "max_body_size": "64KB"}
+                "download_port": self.download_port, "max_body_size": "64KB",
+                "fetch": {"allow": ["127.0.0.0/8", "::1"]}}   # origins run on loopback
         opts.update(overrides)
         self.config = load_config(overrides=opts, environ={})
         self.services = build_services(self.config)

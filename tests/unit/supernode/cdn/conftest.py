@@ -61,7 +61,7 @@ def storage(request, tmp_path):
 @pytest.fixture
 def make_config(tmp_path):
     def make(**over):
-        base = {"home_dir": str(tmp_path), "cdn_writers": 3}
+        base = {"home_dir": str(tmp_path), "cdn_writers": 3, "fetch": {"allow": ["127.0.0.0/8", "::1"]}}
         base.update(over)
         return load_config(None, base, environ={})
     return make

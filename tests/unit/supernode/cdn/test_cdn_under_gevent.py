@@ -28,7 +28,8 @@ SCRIPT = textwrap.dedent('''
     url = origin.url("/g")
     req = SourceRequest(task_id(url, ""), url, url)
     store = LocalStorage(home)
-    conf = {"home_dir": home, "source_streams": int(sys.argv[2]), "source_chunk": sys.argv[3]}
+    conf = {"home_dir": home, "source_streams": int(sys.argv[2]), "source_chunk": sys.argv[3],
+            "fetch": {"allow": ["127.0.0.0/8", "::1"]}}
     mgr = CdnManager(load_config(None, conf, environ={}), store)
     done = threading.Event()
     got = {}

@@ -31,7 +31,7 @@ def origin(tmp_path_factory):
 @pytest.fixture
 def services(tmp_path):
     conf = load_config(overrides={"storage_driver": "memory", "home_dir": str(tmp_path), "advertise_ip": "127.0.0.1",
-                                  "preheat": {"concurrency": 1}}, environ={})
+                                  "preheat": {"concurrency": 1}, "fetch": {"allow": ["127.0.0.0/8", "::1"]}}, environ={})
     s = build_services(conf)
     comp = install(s)
     comp.start()

@@ -12,7 +12,7 @@ from webhooks import ImageEvent
 def comp(tmp_path):
     down = f"127.0.0.1:{free_port()}"
     conf = load_config(overrides={"storage_driver": "memory", "home_dir": str(tmp_path),
-                                  "preheat": {"registries": [{"host": down, "scheme": "http"}]}}, environ={})
+                                  "preheat": {"registries": [{"host": down, "scheme": "http"}]}, "fetch": {"allow": ["127.0.0.0/8", "::1"]}}, environ={})
     s = build_services(conf)
     c = install(s)
     c.down = down
