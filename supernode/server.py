@@ -19,6 +19,7 @@ from supernode.preheat.wiring import components_of
 from supernode.policies.service import policy_service_of
 from supernode.services import Services, build_services
 from supernode.cluster.node import cluster_of
+from supernode.cluster.wiring import wrap_piece_server
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ class SupernodeServer:
         self.piece_app = create_piece_server(self.services.storage, self.services.metrics,
                                              pacer.acquire if pacer is not None else None,
                                              on_sent=self.services.manager.supernode_sent)
+        self.piece_app = wrap_piece_server(self.services, self.piece_app,       # cluster: relay from other members
+                                           on_sent=self.services.manager.supernode_sent)
         auth = auth_of(self.services)
         if auth is not None:
             self.piece_app = auth.guard_pieces(self.piece_app)     # peer tokens when auth.enabled

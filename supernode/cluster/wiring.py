@@ -1,19 +1,48 @@
 """Wire cluster mode into a supernode's services (called by ``build_services`` when ``cluster.redis_url`` is
-set): the member node (membership, leases) on ``services.extras["cluster"]``."""
+set): the member node (membership, leases) on ``services.extras["cluster"]``, the scheduler store in Redis,
+the shared task/peer records around the task manager, the CDN lease and the CDN listener that publishes the
+outcome. ``wrap_piece_server`` puts the relay to other members in front of the piece server."""
 from __future__ import annotations
 
-from .node import ClusterNode
+from supernode.scheduler import CdnEvents
+
+from .cdn import ClusterCdn, ClusterCdnEvents
+from .manager import ClusterTaskManager
+from .node import ClusterNode, cluster_of
+from .pieces import PieceRelay
+from .records import SharedRecords
+from .store import RedisSchedulerStore
 
 
 def install_cluster(services, client=None) -> ClusterNode:
     node = ClusterNode(services.config, services.metrics.registry, client)
     services.extras["cluster"] = node
+    st = services.state
+    store = RedisSchedulerStore(node.redis, node.keys)
+    st.progress = services.scheduler.progress = store
+    records = SharedRecords(node.redis, node.keys, st, node.member_id)
+    cdn = ClusterCdn(services.cdn, node, records)
+    services.cdn = cdn
+    services.piece_errors.cdn = cdn
+    services.manager = ClusterTaskManager(services.config, st, services.scheduler, cdn, services.piece_errors,
+                                          records, node)
+    cdn.inner.set_listener(ClusterCdnEvents(CdnEvents(st), st, node, records))
+    node.records, node.cdn = records, cdn
     node.set_load(lambda: _load(services, node))
     return node
 
 
+def wrap_piece_server(services, piece_app, on_sent=None):
+    node = cluster_of(services)
+    if node is None:
+        return piece_app
+    return PieceRelay(piece_app, node.cdn, node.records, node, on_sent)
+
+
 def _load(services, node: ClusterNode) -> dict:
-    """What this member's heartbeat says about it: its local counts and the tasks whose CDN it runs."""
+    """What this member's heartbeat says about it: its local counts and the tasks whose CDN it runs or ran."""
     st = services.state
-    return {"load": {"tasks": len(st.tasks.ids()), "peers": len(st.peers), "dfgetTasks": len(st.dfget_tasks.list())},
-            "tasks": [name.split(":", 1)[1] for name in node.leases.held() if name.startswith("cdn:")]}
+    fetching = [name.split(":", 1)[1] for name in node.leases.held() if name.startswith("cdn:")]
+    return {"load": {"tasks": len(st.tasks.ids()), "peers": len(st.peers), "dfgetTasks": len(st.dfget_tasks.list()),
+                     "cdnFetching": len(fetching)},
+            "tasks": sorted(set(fetching) | set(node.cdn.owned()))}

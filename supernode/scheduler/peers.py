@@ -58,6 +58,17 @@ class PeerRegistry:
             self._metrics.peers.labels(ip).inc()
         return peer
 
+    def adopt(self, peer: Peer) -> Peer:
+        """Keep a peer registered elsewhere (another supernode of the cluster) under its own id."""
+        with self._lock:
+            known = self._peers.get(peer.id)
+            if known is not None:
+                return known
+            self._peers[peer.id] = peer
+        if self._metrics is not None:
+            self._metrics.peers.labels(peer.ip).inc()
+        return peer
+
     def get(self, peer_id: str) -> Peer | None:
         return self._peers.get(peer_id)
 

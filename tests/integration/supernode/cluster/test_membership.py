@@ -38,7 +38,7 @@ def test_members_beat_and_a_silent_one_is_dropped(redis_url, tmp_path):
         by_id = {m["id"]: m for m in doc["members"]}
         assert by_id["sn-a"]["pieces"] == "127.0.0.1:9101" and by_id["sn-b"]["api"] == "127.0.0.1:9202"
         assert by_id["sn-a"]["tasks"] == ["a" * 64] and by_id["sn-b"]["tasks"] == []
-        assert set(by_id["sn-a"]["load"]) == {"tasks", "peers", "dfgetTasks"}
+        assert set(by_id["sn-a"]["load"]) == {"tasks", "peers", "dfgetTasks", "cdnFetching"}
         metrics = client.get("/metrics").get_data(as_text=True)
         assert "dragonfly_supernode_cluster_members 2.0" in metrics
 

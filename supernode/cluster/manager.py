@@ -1,0 +1,84 @@
+"""The task manager of a cluster member: the single-supernode ``TaskManager`` with the shared records around
+its calls. A register publishes the task, the peer and its dfget task; any other call first adopts what other
+members published about the task, so a peer registered on member A is served by member B."""
+from __future__ import annotations
+
+from supernode.scheduler.manager import TaskManager
+
+from .outage import REDIS_ERRORS, unavailable
+
+
+class ClusterTaskManager(TaskManager):
+    def __init__(self, config, state, scheduler, cdn, piece_errors, records, node):
+        super().__init__(config, state, scheduler, cdn, piece_errors)
+        self.records, self.node = records, node
+
+    def _shared(self, what: str, fn, *args):
+        """Run a call that needs the shared state; Redis down -> 503 with a clear message (logged once per
+        interval)."""
+        try:
+            result = fn(*args)
+        except REDIS_ERRORS as e:
+            self.node.outage.failed(what, e)
+            self.node.metrics.redis_errors.inc()
+            raise unavailable(e) from None
+        self.node.outage.ok()
+        return result
+
+    def sync(self, task_id: str):
+        with self.state.lock:
+            return self.records.sync(task_id, runs_cdn=self.cdn.runs(task_id))
+
+    # --- calls ----------------------------------------------------------------------------------
+    def _probe(self, candidate):
+        self.sync(candidate.id)          # a task another member knows: no probe, no second CDN run
+        return super()._probe(candidate)
+
+    def register(self, req) -> dict:
+        return self._shared("/peer/registry", self._register, req)
+
+    def _register(self, req) -> dict:
+        reply = super().register(req)
+        st = self.state
+        with st.lock:
+            task, dt = st.tasks.get(reply["taskId"]), st.dfget_tasks.get(req.cid, reply["taskId"])
+            peer = st.peers.get(dt.peer_id) if dt is not None else None
+        if task is not None:
+            self.records.publish_task(task)
+        if dt is not None and peer is not None:
+            self.records.publish_dfget(dt, peer)
+        return reply
+
+    def warm(self, raw_url, headers=None, filters=(), identifier="", insecure=False):
+        task = self._shared("preheat", super().warm, raw_url, headers, filters, identifier, insecure)
+        self._shared("preheat", self.records.publish_task, task)
+        return task
+
+    def pull(self, req):
+        self._shared("/peer/task", self.sync, req.task_id)
+        return self._shared("/peer/task", super().pull, req)
+
+    def piece_success(self, task_id, cid, dst_cid, piece_range):
+        self._shared("/peer/piece/suc", self.sync, task_id)
+        return self._shared("/peer/piece/suc", super().piece_success, task_id, cid, dst_cid, piece_range)
+
+    def service_down(self, task_id, cid):
+        self._shared("/peer/service/down", self.sync, task_id)
+        code = self._shared("/peer/service/down", super().service_down, task_id, cid)
+        dt = self.state.dfget_tasks.get(cid, task_id)
+        peer = self.state.peers.get(dt.peer_id) if dt is not None else None
+        if peer is not None:
+            self._shared("/peer/service/down", self.records.publish_down, task_id, cid, peer.service_down_time)
+        return code
+
+    def supernode_sent(self, task_id, piece):
+        try:
+            super().supernode_sent(task_id, piece)
+        except REDIS_ERRORS as e:            # the piece went out; its slot expires with the superload reset
+            self.node.outage.failed("piece sent", e)
+
+    def delete_task(self, task_id, full=False):
+        found = self._shared("task delete", super().delete_task, task_id, full)
+        self._shared("task delete", self.records.forget_task, task_id)
+        return found
+

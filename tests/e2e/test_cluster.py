@@ -1,0 +1,142 @@
+"""Supernode cluster on a real redis-server with real supernode processes, a real origin that counts its bytes
+and real dfget runs: any member answers any peer, and the origin is fetched once per cluster."""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+
+import pytest
+import requests
+
+from dfcommon import pieces
+from tests.e2e.p2p_stack import start_dfget, stop_upload_servers
+from tests.fixtures.origin import OriginServer, make_file
+from tests.integration.supernode.test_sn_pull_walk import HeldPieces
+
+MiB = 1 << 20
+pytestmark = [pytest.mark.slow]
+CROSS = "dragonfly_supernode_cluster_cross_member_piece_bytes_total"
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(MiB), b""):
+            h.update(b)
+    return h.hexdigest()
+
+
+@pytest.fixture
+def origin(tmp_path):
+    root = tmp_path / "origin"
+    root.mkdir()
+    srv = OriginServer(str(root)).start()
+    srv.root_path = root
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def homes(tmp_path):
+    made = []
+
+    def make(name):
+        h = str(tmp_path / "hosts" / name)
+        os.makedirs(h, exist_ok=True)
+        made.append(h)
+        return h
+
+    yield make
+    stop_upload_servers(*made)
+
+
+def _register(sn, url, cid, port):
+    reg = requests.post(sn.api + "/peer/registry", timeout=(5, 30), json={
+        "rawUrl": url, "taskUrl": url, "cid": cid, "ip": "127.0.0.1", "hostName": cid, "port": port,
+        "path": f"/peer/file/{cid}", "version": "1.0.6", "superNodeIp": "127.0.0.1"}).json()
+    assert reg["code"] == 200, reg
+    return reg["data"]["taskId"]
+
+
+def _walk(sn, task_id, cid, held: HeldPieces, timeout=60):
+    """The Dragonfly pull loop of one client against member ``sn`` until 600; returns {piece: source cid}."""
+    http = requests.Session()
+    params = {"taskId": task_id, "srcCid": cid, "status": 700}
+    content, sources = {}, {}
+    deadline = time.monotonic() + timeout
+    while True:
+        assert time.monotonic() < deadline, "no 600 in time"
+        body = http.get(sn.api + "/peer/task", params=params, timeout=(5, 30)).json()
+        if body["code"] == 600:
+            return content, sources, body["data"]
+        assert body["code"] in (601, 602), body
+        if body["code"] == 602 or not body["data"]:
+            params = {"taskId": task_id, "srcCid": cid, "status": 701}
+            time.sleep(0.05)
+            continue
+        for info in body["data"]:
+            r = http.get(f"http://{info['peerIp']}:{info['peerPort']}{info['path']}", timeout=(5, 30),
+                         headers={"Range": f"bytes={info['range']}", "pieceNum": str(info["pieceNum"]),
+                                  "pieceSize": str(info["pieceSize"])})
+            assert r.status_code == 206, (info, r.status_code)
+            assert pieces.piece_md5(r.content) == info["pieceMd5"]
+            held.by_range[info["range"]] = r.content
+            content[info["pieceNum"]] = pieces.unwrap(r.content)
+            sources[info["pieceNum"]] = info["cid"]
+            suc = http.get(sn.api + "/peer/piece/suc", timeout=(5, 30), params={
+                "taskId": task_id, "cid": cid, "dstCid": info["cid"], "pieceRange": info["range"]}).json()
+            assert suc["code"] == 611, suc
+        params = {"taskId": task_id, "srcCid": cid, "status": 701}
+
+
+def test_a_peer_registered_on_a_is_served_by_b_with_pieces_peers_of_a_hold(cluster_factory, origin):
+    data = os.urandom(6 * MiB + 321)
+    (origin.root_path / "layer").write_bytes(data)
+    url = origin.url("layer")
+    a, b = cluster_factory("sn-a"), cluster_factory("sn-b")
+    x, y = HeldPieces(), HeldPieces()
+    try:
+        task_id = _register(a, url, "127.0.0.1-x-1.000", x.port)
+        x_content, x_src, fin = _walk(a, task_id, "127.0.0.1-x-1.000", x)            # x: all from supernode A
+        assert b"".join(x_content[n] for n in sorted(x_content)) == data
+        assert fin["md5"] == hashlib.md5(data).hexdigest()
+        assert _register(a, url, "127.0.0.1-y-2.000", y.port) == task_id            # y registers on A ...
+        y_content, y_src, fin_b = _walk(b, task_id, "127.0.0.1-y-2.000", y)        # ... and asks B
+        assert b"".join(y_content[n] for n in sorted(y_content)) == data
+        assert set(y_src.values()) == {"127.0.0.1-x-1.000"}                          # every piece from A's peer
+        assert x.served == len(y_content) and fin_b["md5"] == fin["md5"]
+        assert origin.bytes_sent["/layer"] == len(data)                               # the origin once
+        members = a.cluster()["members"]
+        assert [m["id"] for m in members] == ["sn-a", "sn-b"]
+        assert {m["id"]: m["tasks"] for m in members} == {"sn-a": [task_id], "sn-b": []}
+    finally:
+        x.stop()
+        y.stop()
+
+
+def test_dfgets_spread_over_two_members_fetch_the_origin_once(cluster_factory, origin, homes, tmp_path):
+    digest = make_file(str(origin.root_path / "blob.bin"), 32 * MiB, seed=7)
+    url = origin.url("blob.bin")
+    a, b = cluster_factory("sn-a"), cluster_factory("sn-b")
+    procs = []
+    for i in range(4):
+        out = tmp_path / "out" / f"f{i}.bin"
+        out.parent.mkdir(exist_ok=True)
+        node = (a, b)[i % 2].node
+        procs.append((out, start_dfget(url, str(out), homes(f"h{i}"), [node], ["--notbs"])))
+    for out, p in procs:
+        output, _ = p.communicate(timeout=300)
+        assert p.returncode == 0, output
+        assert sha256(out) == digest
+    assert origin.bytes_sent["/blob.bin"] == 32 * MiB                 # exactly once for the whole cluster
+    from_peers = a.metric("dragonfly_supernode_pieces_reported_total", source="peer") + \
+        b.metric("dragonfly_supernode_pieces_reported_total", source="peer")
+    cross = a.metric(CROSS) + b.metric(CROSS)
+    print(f"pieces from peers={from_peers:.0f} cross-member bytes={cross:.0f}")
+    assert from_peers > 0
+    # one member fetched from the origin, the other's supernode pieces came from it over the piece servers
+    fetched = [m for m in (a, b) if m.metric("dragonfly_supernode_cdn_download_size_bytes_total") > 0]
+    assert len(fetched) == 1
+    other = b if fetched[0] is a else a
+    assert other.metric(CROSS) > 0 or other.metric("dragonfly_supernode_pieces_downloaded_size_bytes_total") == 0
