@@ -38,7 +38,7 @@ def result_info(code: int, data=None, msg: str = ""):
 def install_error_handlers(app) -> None:
     @app.errorhandler(DfError)
     def _df_error(err: DfError):
-        if err.http_status >= 500:
+        if err.http_status >= 500 and err.code != "UNAVAILABLE":      # outages are logged once per interval
             log.warning("request failed path=%s code=%s message=%s", request.path, err.code, err.message)
         return render(err)
 

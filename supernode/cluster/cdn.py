@@ -12,6 +12,8 @@ import threading
 
 from supernode.cdn import types as T
 
+from .outage import REDIS_ERRORS
+
 log = logging.getLogger(__name__)
 
 
@@ -64,20 +66,67 @@ class ClusterCdnEvents:
 
     def __init__(self, inner, state, node, records):
         self.inner, self.state, self.node, self.records = inner, state, node, records
+        self._pending: set[str] = set()         # outcomes not yet written (Redis was down): retried each beat
+        self._pieces: list[tuple[str, int, str]] = []     # pieces not yet written, likewise
+        self._lock = threading.Lock()
+        node.membership.after_beat.append(self.retry)
 
     def on_piece(self, task_id: str, piece_num: int, piece_md5: str) -> None:
-        self.inner.on_piece(task_id, piece_num, piece_md5)
+        try:
+            self.inner.on_piece(task_id, piece_num, piece_md5)
+        except REDIS_ERRORS as e:
+            self.node.outage.failed("cdn piece", e)
+            with self._lock:
+                self._pieces.append((task_id, piece_num, piece_md5))
 
     def _publish(self, task_id: str) -> None:
-        task = self.state.tasks.get(task_id)
-        if task is not None:
-            self.records.publish_status(task)
-        self.node.leases.release(lease_name(task_id))
+        try:
+            task = self.state.tasks.get(task_id)
+            if task is not None:
+                self.records.publish_status(task)
+            self.node.leases.release(lease_name(task_id))
+        except REDIS_ERRORS as e:
+            self.node.outage.failed("cdn outcome", e)
+            with self._lock:
+                self._pending.add(task_id)
 
     def on_success(self, task_id: str, file_length: int, real_md5: str, source_length: int) -> None:
-        self.inner.on_success(task_id, file_length, real_md5, source_length)
+        try:
+            self.inner.on_success(task_id, file_length, real_md5, source_length)
+        except REDIS_ERRORS as e:           # the local task is done; its shared side is written on a later beat
+            self.node.outage.failed("cdn success", e)
+            with self._lock:
+                self._pending.add(task_id)
+            return
         self._publish(task_id)
 
+    def retry(self) -> None:
+        """Write what an outage kept from Redis: pieces first, then the outcomes."""
+        with self._lock:
+            pieces, self._pieces = self._pieces, []
+            pending, self._pending = self._pending, set()
+        for i, (task_id, num, md5) in enumerate(pieces):
+            try:
+                self.state.progress.sn_piece(task_id, num, md5)
+            except REDIS_ERRORS:
+                with self._lock:
+                    self._pieces[:0] = pieces[i:]
+                    self._pending |= pending
+                return
+        for task_id in pending:
+            task = self.state.tasks.get(task_id)
+            try:
+                if task is not None and task.cdn_status == T.SUCCESS:
+                    self.state.progress.sn_finished(task_id)
+            except REDIS_ERRORS:
+                with self._lock:
+                    self._pending.add(task_id)
+                continue
+            self._publish(task_id)
+
     def on_failure(self, task_id: str, reason: str, source_error: bool) -> None:
-        self.inner.on_failure(task_id, reason, source_error)
+        try:
+            self.inner.on_failure(task_id, reason, source_error)
+        except REDIS_ERRORS as e:
+            self.node.outage.failed("cdn failure", e)
         self._publish(task_id)

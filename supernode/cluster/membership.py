@@ -31,6 +31,7 @@ class Membership:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.dropped: list[str] = []            # members this one dropped (for logs and tests)
+        self.after_beat: list = []              # callables run after each good beat (retries of shared writes)
 
     # --- one beat -------------------------------------------------------------------------
     def beat(self) -> None:
@@ -96,6 +97,8 @@ class Membership:
                 self.beat()
                 self.members()                   # keeps the members gauge current
                 self.outage.ok()
+                for fn in list(self.after_beat):
+                    fn()
             except REDIS_ERRORS as e:
                 self.outage.failed("heartbeat", e)
             except Exception:                    # never let the loop die: the member would be dropped
