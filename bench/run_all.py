@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import sys
 
-from bench import distribution, memory, mirror_pull, p2p_download, scheduler_rps, webhooks_preheat
+from bench import distribution, lazy_range, memory, mirror_pull, p2p_download, scheduler_rps, webhooks_preheat
 
 BENCHMARKS = [("p2p_download", p2p_download.main), ("scheduler_rps", scheduler_rps.main), ("memory", memory.main),
               ("distribution", distribution.main), ("webhooks_preheat", webhooks_preheat.main),
-              ("mirror_pull", mirror_pull.main)]
+              ("mirror_pull", mirror_pull.main), ("lazy_range", lazy_range.main)]
 
 
 def main() -> int:

@@ -103,6 +103,7 @@ class DfdaemonConfig:
     upstream_timeout: float = field(default="30s", metadata=DURATION)      # read timeout upstream
     connect_timeout: float = field(default="5s", metadata=DURATION)
     stall_timeout: float = field(default="120s", metadata=DURATION)        # no byte for this long = failure
+    lazy_range_gap: int = field(default=8 << 20, metadata=SIZE)   # cold Range this far ahead: from the origin
     proxies: list = field(default_factory=list)         # HTTP proxy rules (proxy mode)
     hijack_https: dict = field(default_factory=dict)    # HTTPS hijacking (proxy mode)
 

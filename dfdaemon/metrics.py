@@ -22,6 +22,8 @@ class DfdaemonMetrics:
         self.local_requests = Counter("local_requests", "blob GETs by local outcome: hit (answered from this "
                                       "host's cache) or miss (downloaded, or joined a running download)",
                                       ["result"], namespace=NS, subsystem=SUB, registry=r)
+        self.lazy_ranges = Counter("lazy_ranges", "Range requests of cold blobs far ahead of their download, read "
+                                   "from the origin at once (lazy pulling)", namespace=NS, subsystem=SUB, registry=r)
         self.flight_joins = Counter("singleflight_joins", "blob requests that joined a running download",
                                     namespace=NS, subsystem=SUB, registry=r)
         self.flights = Counter("blob_downloads", "blob downloads started (one per digest at a time)",

@@ -14,6 +14,7 @@ from typing import Any
 
 from dfdaemon.metrics import DfdaemonMetrics
 from dfdaemon.mirror.blobs import BlobService
+from dfdaemon.mirror.lazy_range import LazyRanges
 from dfdaemon.mirror.pulls import PullLog
 from dfdaemon.mirror.cache import BlobCache
 from dfdaemon.mirror.fetch import BlobFetcher
@@ -169,7 +170,8 @@ def build_services(config, downloader=None, upload_server=None, access=None, aut
     fetcher = BlobFetcher(downloader if p2p else None, http, metrics, filters=config.task_filters,
                           direct_only=not p2p)
     passthrough = Passthrough(http, auth, metrics, prefetch=build_prefetch(config, downloader) if p2p else None)
+    lazy = LazyRanges(http, metrics, gap=config.lazy_range_gap) if config.lazy_range_gap > 0 else None
     blobs = BlobService(cache, fetcher, passthrough, access, auth, metrics, stall_timeout=config.stall_timeout,
-                        pulls=pulls)
+                        pulls=pulls, lazy_ranges=lazy)
     return Services(config, metrics, selector, http, auth, access, cache, passthrough, blobs, downloader,
                     upload_server)

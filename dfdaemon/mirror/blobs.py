@@ -20,6 +20,7 @@ from dfcommon.wsgi_server import FileRange
 
 from .flight import Flight, Flights
 from .flight_body import FlightRange
+from .lazy_range import LazyRanges
 from .pulls import PullLog, counting
 from .ranges import content_range, parse_range
 
@@ -37,7 +38,7 @@ class Reply:
 
 class BlobService:
     def __init__(self, cache, fetcher, passthrough, access, auth, metrics=None, stall_timeout: float = 120.0,
-                 spawn=None, pulls: PullLog | None = None):
+                 spawn=None, pulls: PullLog | None = None, lazy_ranges: LazyRanges | None = None):
         self.cache = cache
         self.fetcher = fetcher
         self.passthrough = passthrough
@@ -48,6 +49,7 @@ class BlobService:
         self.flights = Flights()
         self._spawn = spawn or _thread
         self.pulls = pulls if pulls is not None else PullLog()
+        self.lazy = lazy_ranges                 # cold ranges far ahead of the download: read from the origin
 
     # -- GET -----------------------------------------------------------------------------
     def get(self, target, digest: str, headers) -> Reply:
@@ -93,10 +95,23 @@ class BlobService:
             return self._from_cache(hit, digest, spec, rec)
         try:
             flight.wait_start(need_size=spec is not None, timeout=self.stall_timeout)
+            if spec is not None and self.lazy is not None and flight.size is not None:
+                reply = self._lazy(flight, up, repo, digest, authorization, spec, rec)
+                if reply is not None:
+                    os.close(fd)
+                    return reply
             return self._from_flight(flight, fd, digest, spec, rec)
         except BaseException:
             os.close(fd)
             raise
+
+    def _lazy(self, flight, up, repo, digest, authorization, spec, rec) -> Reply | None:
+        start, end = spec.resolve(flight.size)
+        if not self.lazy.wanted(flight, start):
+            return None
+        answer = self.lazy.reply(up, repo, digest, authorization, start, end, flight.size, rec,
+                                 lambda error: self.pulls.end(rec, error=error))
+        return Reply(*answer) if answer is not None else None
 
     def _local(self, outcome: str) -> None:
         self.pulls.count_local(outcome)
