@@ -63,6 +63,7 @@ class TaskHolders:
         self.index = index
         self.pieces: dict[int, HolderSet] = {}
         self.held: dict[int, bytearray] = {}        # peer number -> bitset of the pieces it holds
+        self.on_change = None                       # callable(piece, +1 / -1) when a piece gains / loses one
 
     def of(self, piece: int) -> "HolderSet":
         hs = self.pieces.get(piece)
@@ -136,6 +137,8 @@ class HolderSet(Set):
             bits.extend(b"\0" * (byte + 1 - len(bits)))
         bits[byte] |= 1 << (self._piece & 7)
         self._nums.append(n)
+        if t.on_change is not None:
+            t.on_change(self._piece, 1)
 
     def discard(self, pid: str) -> None:
         n = self._task.index.get(pid)
@@ -154,6 +157,8 @@ class HolderSet(Set):
         last = nums.pop()
         if i < len(nums):
             nums[i] = last
+        if self._task.on_change is not None:
+            self._task.on_change(self._piece, -1)
 
     def sample(self, k: int, rng: random.Random) -> list[str]:
         """Up to ``k`` holders drawn at random (all of them when there are no more than ``k``)."""

@@ -8,6 +8,11 @@ Chosen by name (``scheduler_policy``):
   nearest the centre of the client's running pieces, then random.
 - ``dragonfly``: Dragonfly 1.x's order: holders only (pieces in flight not counted).
 - ``sequential``: ascending piece number (useful to debug, and for streaming consumers).
+
+A policy with a ``levels`` attribute names the key of an incremental order the in-memory store keeps
+(supernode/scheduler/rarity.py); the scheduler then walks that order and stops when it has enough pieces,
+instead of calling ``order`` on every available piece. ``order`` stays the definition of the policy (and
+the path for stores and policies without such an index); both give the same order.
 """
 from __future__ import annotations
 
@@ -31,29 +36,31 @@ class PiecePolicy(Protocol):
     def order(self, pieces: list[int], view: PieceView, rng: random.Random) -> list[int]: ...
 
 
-def _center(running: list[int]) -> int:
+def center(running: list[int]) -> int:
     return sum(running) // len(running) if running else 0
 
 
 class RarestFirst:
     name = "rarest-first"
     count_in_flight = True
+    levels = "copies"       # the store's incremental order of this key (rarity.py), used when it has one
 
     def order(self, pieces, view, rng):
-        center = _center(view.running)
+        mid = center(view.running)
 
         def key(p):
             held = view.holders(p)
             if not self.count_in_flight:
-                return held, abs(p - center), rng.random()
+                return held, abs(p - mid), rng.random()
             # equal copies: a piece some peer can serve goes before one only the supernode has
-            return held + view.in_flight(p), 0 if held else 1, abs(p - center), rng.random()
+            return held + view.in_flight(p), 0 if held else 1, abs(p - mid), rng.random()
         return sorted(pieces, key=key)
 
 
 class DragonflyRarestFirst(RarestFirst):
     name = "dragonfly"
     count_in_flight = False
+    levels = "held"
 
 
 class Sequential:

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from .holders import PeerIndex, TaskHolders
+from .rarity import RarityIndex
 
 # piece status codes (Dragonfly's PieceStatus)
 SEMISUC, WAITING, RUNNING, SUCCESS, FAILED = -3, -1, 0, 1, 2
@@ -25,6 +26,7 @@ class PieceBitset:
 
     def __init__(self):
         self._bytes = bytearray()
+        self.done = 0                   # bit mask of the SUCCESS pieces
 
     def set(self, piece: int, status: int) -> bool:
         """Apply ``status``; False when the piece was already SUCCESS (nothing changed)."""
@@ -36,6 +38,8 @@ class PieceBitset:
             self._bytes.extend(b"\0" * (piece + 1 - len(self._bytes)))
         if status == SEMISUC:
             status = SUCCESS
+        if status == SUCCESS:
+            self.done |= 1 << piece
         self._bytes[piece] = 0 if status == WAITING else (1 << status)
         return True
 
@@ -56,6 +60,7 @@ class TaskProgress:
     sn: PieceBitset = field(default_factory=PieceBitset)
     md5s: dict[int, str] = field(default_factory=dict)
     holders: TaskHolders | None = None    # piece -> HolderSet of the peers holding it (set by init_task)
+    rarity: RarityIndex = field(default_factory=RarityIndex)    # the CDN's pieces by copies (rarity.py)
     in_flight: dict[int, int] = field(default_factory=dict)
     superload: int = 0
     superload_changed: float = 0.0
@@ -111,8 +116,10 @@ class ProgressStore:
             tp = self.tasks[task_id] = TaskProgress(holders=TaskHolders(self._index))
             if old is not None:          # keep what peers hold and what is in flight
                 tp.holders, tp.in_flight, tp.superload = old.holders, old.in_flight, old.superload
+                tp.rarity = RarityIndex({p: len(hs) for p, hs in old.holders.items() if len(hs)}, old.in_flight)
                 tp.sn_sent = old.sn_sent
                 tp.sn_sending = old.sn_sending
+            tp.holders.on_change = tp.rarity.held_changed
         if reset:
             self._fetching.add(task_id)
         return tp
@@ -121,6 +128,7 @@ class ProgressStore:
         tp = self.init_task(task_id)
         if tp.sn.set(piece, SUCCESS):
             tp._sn_list = None
+            tp.rarity.add_sn(piece)
         tp.md5s[piece] = md5
 
     def sn_finished(self, task_id: str) -> None:
@@ -236,6 +244,21 @@ class ProgressStore:
         size = len(bits)
         return [p for p in tp.sn_pieces() if (p >= size or not bits[p] & bit) and p not in running]
 
+    def rarity(self, task_id: str) -> RarityIndex | None:
+        """The task's pieces by copies (not part of SchedulerStore: the scheduler uses it when present)."""
+        tp = self.tasks.get(task_id)
+        return tp.rarity if tp is not None else None
+
+    def wanted_mask(self, task_id: str, cid: str) -> int:
+        """``available`` as a bit mask: the CDN's pieces the client neither has nor is fetching."""
+        tp, cp = self.tasks.get(task_id), self.clients.get(cid)
+        if tp is None or cp is None:
+            return 0
+        busy = cp.bits.done
+        for piece in cp.running:
+            busy |= 1 << piece
+        return tp.rarity.sn & ~busy
+
     def start_piece(self, cid: str, piece: int, dst_pid: str, uplink: str = "") -> None:
         """The client starts fetching ``piece`` from ``dst_pid`` ("" = the supernode), whose upload server is
         ``uplink`` (default: a server of its own)."""
@@ -244,6 +267,7 @@ class ProgressStore:
         cp.bits.set(piece, RUNNING)
         cp.running[piece] = dst_pid
         tp.in_flight[piece] = tp.in_flight.get(piece, 0) + 1
+        tp.rarity.flight_changed(piece, 1)
         if dst_pid:
             ps = self.peers.setdefault(dst_pid, PeerState())
             ps.uplink = ps.uplink or uplink or dst_pid
@@ -263,6 +287,7 @@ class ProgressStore:
         tp = self.tasks.get(cp.task_id)
         if tp is not None:
             n = tp.in_flight.get(piece, 0) - 1
+            tp.rarity.flight_changed(piece, -1)
             if n > 0:
                 tp.in_flight[piece] = n
             else:

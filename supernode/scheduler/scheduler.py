@@ -18,9 +18,11 @@ A client over ``failure_count_limit`` takes everything from the supernode.
 
 Cost per call: a piece's holders are looked at through a random sample of at most ``CANDIDATES`` of them
 (all of them when there are no more), so neither the rarity count nor the choice of a source walks the
-swarm; with more holders than that, a piece's rarity is its number of holders (live or not: dead ones are
-dropped as the samples meet them) and the source is the least loaded of the sample (the power of a few
-random choices keeps the load even).
+swarm: a piece's rarity is its number of holders (live or not: dead ones are dropped as the samples meet
+them) and the source is the least loaded of the sample (the power of a few random choices keeps the load
+even). With the built-in policies the pieces come from the store's incremental order (rarity.py), walked only
+as far as the call needs: levels of pieces no peer holds are passed over while the supernode is full, and a
+call looks at ``MAX_EXAMINED`` pieces at most before it answers with what it found.
 """
 from __future__ import annotations
 
@@ -30,13 +32,14 @@ from dataclasses import dataclass
 
 from .holders import sample_holders
 from .peers import PeerRegistry
-from .policy import PiecePolicy, PieceView
+from .policy import PiecePolicy, PieceView, center
 from .progress import ProgressStore
 
 log = logging.getLogger(__name__)
 SUPERNODE = ""        # the source id of the supernode in running/progress records
 SECOND_COPY_AFTER = 10.0    # seconds a supernode send may run before another client gets a copy of its piece
 CANDIDATES = 8              # holders of a piece looked at per call (a random sample when there are more)
+MAX_EXAMINED = 64           # pieces a call looks at before it answers with what it found (or 602)
 _LIVE, _SKIP, _DEAD = 0, 1, 2   # a holder serves this client / not this client / nobody (dropped as a holder)
 
 
@@ -92,21 +95,38 @@ class Scheduler:
         client = pr.client(cid)
         if client is None:
             return ScheduleResult([], wait=True)
-        available = pr.available(task_id, cid)
-        if not available:
-            return ScheduleResult([], wait=True)
+        levels = getattr(self.policy, "levels", None)
+        rarity = pr.rarity(task_id) if levels and hasattr(pr, "rarity") else None
+        if rarity is not None:
+            wanted = lambda: pr.wanted_mask(task_id, cid)       # noqa: E731
+            if not wanted():
+                return ScheduleResult([], wait=True)
+        else:
+            available = pr.available(task_id, cid)
+            if not available:
+                return ScheduleResult([], wait=True)
         running = len(client.running)
         if running >= self.limits.peer_down_limit:
             return ScheduleResult([], busy=True)
         verdicts: dict[str, int] = {}      # peer id -> _LIVE / _SKIP / _DEAD, worked out once per call
         live = lambda p: self._live_holders(task_id, p, peer_id, verdicts)    # noqa: E731
-        view = PieceView(holders=lambda p: self._count(task_id, p, live), in_flight=lambda p: pr.in_flight(task_id, p),
-                         running=list(client.running))
         state = pr.peer(peer_id)
         sn_only = state is not None and state.client_error_count > self.limits.failure_count_limit
         out: list[Assignment] = []
         sn_task, sn_total = pr.superload(task_id), pr.superload_total()     # supernode sends running now
-        for piece in self.policy.order(available, view, self.rng):
+        sn_full = lambda: self.limits.supernode_full(sn_task, sn_total)     # noqa: E731
+        if sn_only and sn_full():
+            return ScheduleResult([], wait=True)
+        if rarity is not None:      # levels only the supernode could serve are passed over while it is full
+            skip = lambda key: sn_full() and (sn_only or rarity.unheld(levels, key))    # noqa: E731
+            order = rarity.walk(levels, wanted, center(list(client.running)), self.rng, skip)
+        else:
+            view = PieceView(holders=lambda p: len(pr.holders(task_id, p)),
+                             in_flight=lambda p: pr.in_flight(task_id, p), running=list(client.running))
+            order = self.policy.order(available, view, self.rng)
+        for examined, piece in enumerate(order):
+            if examined >= MAX_EXAMINED:
+                break                         # enough looking: the client asks again after its next piece
             holders = [] if sn_only else live(piece)
             dst = SUPERNODE if sn_only else self._pick_holder(holders)
             if dst == SUPERNODE and self.limits.supernode_full(sn_task, sn_total):
@@ -131,11 +151,6 @@ class Scheduler:
         if since is None or self.progress.now() - since > SECOND_COPY_AFTER:
             return False
         return not live_holders
-
-    def _count(self, task_id: str, piece: int, live) -> int:
-        """The copies of ``piece`` a policy sees: the live holders when there are few, else all holders."""
-        n = len(self.progress.holders(task_id, piece))
-        return len(live(piece)) if 0 < n <= CANDIDATES else n
 
     def _live_holders(self, task_id: str, piece: int, requester: str, verdicts: dict) -> list[str]:
         """Holders that can serve ``requester`` among at most ``CANDIDATES`` drawn at random; dead ones
