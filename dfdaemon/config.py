@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from dfcommon import config as cfg
 from dfcommon.errors import ConfigError
+from dfcommon.linkspeed import parse_host_limit
 from dfcommon.units import parse_duration, parse_size
 
 SIZE = {"parse": parse_size}
@@ -58,7 +59,7 @@ class CacheConfig:
 class UploadConfig:
     enabled: bool = True                                # serve our pieces to other peers
     expire: float = field(default=180.0, metadata=DURATION)
-    total_limit: int = field(default=0, metadata=SIZE)
+    total_limit: int = field(default=0, metadata={"parse": parse_host_limit})   # 0 = unlimited; auto: 80% of the link
     gc_interval: float = field(default=15.0, metadata=DURATION)
     disk_max_used: int = field(default=0, metadata=SIZE)   # served files' total; 0 = no limit
     disk_min_free: int = field(default=0, metadata=SIZE)   # free bytes kept on the data disk; 0 = no limit

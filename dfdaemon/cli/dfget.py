@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="destination path (default: last element of the URL path)")
     p.add_argument("-s", "--locallimit", type=size, help="download rate limit, e.g. 20M (config localLimit, 20MB)")
     p.add_argument("--minrate", type=size, help="minimal rate, drives timeouts (config minRate, 64KB)")
-    p.add_argument("--totallimit", type=size, help="host rate limit given to the upload server, e.g. 100M")
+    p.add_argument("--totallimit", type=_typed(dc.host_limit_arg, "size"), help="host upload limit given to the "
+                   "upload server, e.g. 100M, or auto: 80%% of the fastest physical link (config totalLimit, 0)")
     p.add_argument("-e", "--timeout", "--exceed", type=dur, help="overall timeout, e.g. 5m "
                    "(default: length/minrate + 10s, 5m when the length is unknown)")
     p.add_argument("-m", "--md5", help="expected md5 of the whole file")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from dfcommon import config as cfg
 from dfcommon.errors import ConfigError
+from dfcommon.linkspeed import parse_host_limit
 from dfcommon.units import parse_duration, parse_size
 
 from dfdaemon.p2p.options import DownloaderOptions
@@ -28,7 +29,7 @@ class DfgetFileConfig:
     nodes: list = field(default_factory=list)
     local_limit: int = field(default="0", metadata=SIZE)   # 0 = unlimited (Dragonfly 1.x had 20MB)
     min_rate: int = field(default="64KB", metadata=SIZE)
-    total_limit: int = field(default="0", metadata=SIZE)
+    total_limit: int = field(default="0", metadata={"parse": parse_host_limit})   # or auto (dfcommon.linkspeed)
     client_queue_size: int = 6
     stall_timeout: float = field(default="10s", metadata={"parse": parse_duration})   # our addition
     work_home: str = "~/.small-dragonfly"
@@ -126,6 +127,10 @@ def supernode_token(args, file_conf: DfgetFileConfig, environ=None) -> str | Non
             raise ConfigError(f"the supernode token file {path} is empty")
         return token
     return environ.get("DFGET_SUPERNODE_TOKEN") or file_conf.supernode_token or None
+
+
+def host_limit_arg(text: str) -> int:
+    return parse_host_limit(text)
 
 
 def size_arg(text: str) -> int:

@@ -9,6 +9,7 @@ import sys
 
 from dfcommon.errors import ConfigError
 from dfcommon.logging import setup_logging
+from dfcommon.linkspeed import parse_host_limit
 from dfcommon.units import parse_duration, parse_size
 
 READY_LINE = "dfget uploader server port is {port}"
@@ -30,6 +31,13 @@ def _duration(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError("durations cannot be negative")
     return value
+
+
+def _host_limit(text: str) -> int:
+    try:
+        return parse_host_limit(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _size(text: str) -> int:
@@ -57,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="delete a file not accessed for this long (default 3m)")
     p.add_argument("--alivetime", type=_duration, default=300.0,
                    help="exit after this long without requests (default 5m, 0 = never)")
-    p.add_argument("--totallimit", type=_size, default=0, help="host upload limit, e.g. 20M (default unlimited)")
+    p.add_argument("--totallimit", type=_host_limit, default=0, help="host upload limit, e.g. 20M, or auto "
+                   "(80%% of the fastest physical link); default unlimited")
     p.add_argument("--gc-interval", type=_duration, default=15.0, help="period of the expiry walk (default 15s)")
     p.add_argument("--disk-max-used", type=_size, default=0,
                    help="bytes the served files may take; above it the least recently used go first, "
