@@ -64,8 +64,11 @@ FLAGS = [
     ("--fetch-allow", "fetch_allow", str,
      "hosts/networks the supernode may fetch from although local, e.g. 127.0.0.0/8,::1 (fetch.allow)"),
     ("--fetch-deny", "fetch_deny", str, "hosts/networks the supernode never fetches from (fetch.deny)"),
+    ("--auth", "auth_mode", str, "auto (on with a generated key when the API is reachable from other hosts), "
+     "on, or none (unsafe off loopback)"),
 ]
-NESTED = {"fetch_allow": ("fetch", "allow"), "fetch_deny": ("fetch", "deny")}   # flags of config sections
+# flags of config sections
+NESTED = {"fetch_allow": ("fetch", "allow"), "fetch_deny": ("fetch", "deny"), "auth_mode": ("auth", "mode")}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(config.log_level, config.log_json)
     from supernode.server import SupernodeServer
     try:
+        from supernode.auth.defaults import apply_safe_default
+        apply_safe_default(config)      # auth on with a generated key when the API is reachable (auth.mode auto)
         server = SupernodeServer(config)
     except ConfigError as e:
         print(f"supernode: configuration error: {e}", file=sys.stderr)

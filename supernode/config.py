@@ -88,6 +88,8 @@ def load_config(path: str | None = None, overrides: dict | None = None, environ=
     if isinstance(data.get("base"), dict):          # Dragonfly's supernode.yml keeps keys under base:
         base = data.pop("base")
         data = {**base, **data}
+    if isinstance(data.get("auth"), str):          # `auth: none` (or auto, on) as the whole section
+        data["auth"] = {"mode": data["auth"]}
     env = cfg.env_overrides(SupernodeConfig, "SUPERNODE", environ)
     env = cfg.deep_merge(env, _chart_redis_env(environ))
     merged = cfg.deep_merge(cfg.deep_merge(data, env), {k: v for k, v in (overrides or {}).items() if v is not None})

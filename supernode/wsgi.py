@@ -12,6 +12,9 @@ def application(config_path: str | None = None):
     patch()
     from supernode.config import load_config
     from supernode.server import SupernodeServer
-    server = SupernodeServer(load_config(config_path))
+    from supernode.auth.defaults import apply_safe_default
+    config = load_config(config_path)
+    apply_safe_default(config)
+    server = SupernodeServer(config)
     server.start(listen=False)
     return server.app

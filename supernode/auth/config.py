@@ -27,10 +27,18 @@ class AuthConfig:
     open_paths: list = field(default_factory=lambda: list(DEFAULT_OPEN_PATHS))   # served without a token
     tls_cert: str = ""                    # PEM certificate: TLS on the API and the piece server
     tls_key: str = ""                     # its PEM key
+    # auto: on (generated key under home_dir/auth) when the API binds a non-loopback address; on; none (unsafe)
+    mode: str = "auto"
+    interop: bool = False                 # no piece tokens (Dragonfly 1.x peers send none); the API stays guarded
+    open_peer_api: bool = False           # /peer/* and /task/* without a token (set by the auto mode)
 
 
 def validate_auth(conf: AuthConfig) -> AuthConfig:
+    from .defaults import validate_mode
     check_pair(conf.tls_cert, conf.tls_key, "auth.tls_cert/auth.tls_key")
+    validate_mode(conf)
+    if conf.mode == "on":
+        conf.enabled = True
     if conf.enabled and not conf.signing_key:
         raise ConfigError("auth.enabled needs auth.signing_key (create a pair with `supernode keys generate`)")
     if conf.peer_token_ttl <= 0:

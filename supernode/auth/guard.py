@@ -35,12 +35,12 @@ READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def required_roles(method: str, path: str, open_paths=(), provider_scheme: bool = False,
-                   webhook_schemes: dict | None = None):
+                   webhook_schemes: dict | None = None, open_peer_api: bool = False):
     """None (open), OWN_SCHEME, or the tuple of roles that may call ``method path``."""
     if path in open_paths or path == KEYS_PATH:
         return None
     if path.startswith(PEER_PREFIXES) or (path.startswith("/api/v1/tasks/") and path.endswith("/error")):
-        return PEER
+        return None if open_peer_api else PEER
     if path.startswith(("/preheats", "/api/v1/preheats", "/oapi/")):
         return OWN_SCHEME if provider_scheme else PREHEAT
     if path.startswith("/api/v1/webhooks/"):
@@ -56,8 +56,10 @@ def required_roles(method: str, path: str, open_paths=(), provider_scheme: bool 
 
 
 class ApiGuard:
-    def __init__(self, verifier, open_paths=(), provider_scheme: bool = False, webhook_schemes=None):
+    def __init__(self, verifier, open_paths=(), provider_scheme: bool = False, webhook_schemes=None,
+                 open_peer_api: bool = False):
         self.verifier = verifier
+        self.open_peer_api = open_peer_api
         self.open_paths = tuple(open_paths)
         self.provider_scheme = provider_scheme
         self.webhook_schemes = dict(webhook_schemes or {})
@@ -69,12 +71,12 @@ class ApiGuard:
                    "registry": bool(getattr(webhooks, "registry_auth", None))}
         preheat = getattr(config, "preheat", None)
         provider = (getattr(preheat, "auth_mode", "none") or "none") != "none"
-        return cls(verifier, config.auth.open_paths, provider, schemes)
+        return cls(verifier, config.auth.open_paths, provider, schemes, config.auth.open_peer_api)
 
     def check(self):
         """The ``before_request`` hook: None when allowed, else the 401/403 response."""
         roles = required_roles(request.method, request.path, self.open_paths, self.provider_scheme,
-                               self.webhook_schemes)
+                               self.webhook_schemes, self.open_peer_api)
         if roles is None or roles == OWN_SCHEME:
             return None
         try:

@@ -30,8 +30,13 @@ class AuthWiring:
         from dfcommon.tls import server_context
         return server_context(self.config.tls_cert, self.config.tls_key) if self.tls else None
 
+    @property
+    def piece_tokens(self) -> bool:
+        """Task-scoped tokens in PieceInfos and on piece requests (not in interop mode)."""
+        return self.enabled and not self.config.interop
+
     def guard_pieces(self, piece_app):
-        return PieceServerGuard(piece_app, self.keys.peer_verifier) if self.enabled else piece_app
+        return PieceServerGuard(piece_app, self.keys.peer_verifier) if self.piece_tokens else piece_app
 
 
 def keys_blueprint(wiring: AuthWiring) -> Blueprint:
@@ -40,7 +45,8 @@ def keys_blueprint(wiring: AuthWiring) -> Blueprint:
     @bp.get("/api/v1/auth/keys")
     def keys():
         """The keys that verify this supernode's tokens (JWKS); ``{"keys": []}`` when auth is off."""
-        doc = wiring.keys.jwks() if wiring.enabled else {"keys": []}
+        # upload servers require piece tokens once they hold a key: none in interop mode
+        doc = wiring.keys.jwks() if wiring.piece_tokens else {"keys": []}
         doc["issuer"] = "supernode"
         doc["enabled"] = wiring.enabled
         return jsonify(doc)
@@ -56,7 +62,7 @@ def install_auth(app, services) -> AuthWiring:
     app.register_blueprint(keys_blueprint(wiring))
     if wiring.enabled or wiring.tls:
         services.manager.piece_extras = PieceInfoExtras(
-            wiring.keys.signer if wiring.enabled else None, conf.peer_token_ttl,
+            wiring.keys.signer if wiring.piece_tokens else None, conf.peer_token_ttl,
             "https" if wiring.tls else "http")
     if wiring.enabled:
         from .guard import install_guard

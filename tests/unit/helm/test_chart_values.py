@@ -60,8 +60,10 @@ def test_every_supernode_key_set_through_the_chart_loads(chart, tmp_path):
                           "registries": [{"host": "harbor.local", "scheme": "http"}], "platforms": ["linux/amd64"]},
               "webhooks": {"harbor_auth": ["Bearer x"], "dedup_window": "5m"},
               "policies": {"misfire_grace_time": "2m", "credentials": {"robot": "u:p"}},
-              "auth": {"enabled": False, "peer_token_ttl": "5m", "open_paths": ["/_ping"]},
-              "cluster": {"heartbeat_interval": "3s", "member_ttl": "15s", "key_prefix": "prod"}}
+              "auth": {"enabled": False, "peer_token_ttl": "5m", "open_paths": ["/_ping"], "mode": "none",
+                       "interop": True},
+              "cluster": {"heartbeat_interval": "3s", "member_ttl": "15s", "key_prefix": "prod"},
+              "fetch": {"allow": ["10.0.0.0/8"], "deny": ["*.internal"], "allow_only": True}}
     assert set(config) | CHART_OWNED_KEYS == {f.name for f in dataclasses.fields(SupernodeConfig)}
     objs = objects(chart, {"supernode": {"config": config, "ports": {"api": 9002, "download": 9001},
                                          "homeDir": "/data/sn"}})
@@ -76,6 +78,8 @@ def test_every_supernode_key_set_through_the_chart_loads(chart, tmp_path):
     assert conf.preheat.ttl == 43200.0 and conf.preheat.auth_mode == "bearer"
     assert conf.preheat.registries[0].scheme == "http" and conf.webhooks.dedup_window == 300.0
     assert conf.auth.peer_token_ttl == 300.0 and conf.auth.open_paths == ["/_ping"]
+    assert (conf.auth.mode, conf.auth.interop) == ("none", True)
+    assert (conf.fetch.allow, conf.fetch.deny, conf.fetch.allow_only) == (["10.0.0.0/8"], ["*.internal"], True)
     assert (conf.cluster.heartbeat_interval, conf.cluster.member_ttl, conf.cluster.key_prefix) == (3, 15, "prod")
     sts = objs[("StatefulSet", SN)]
     c = container(sts, "supernode")
