@@ -31,7 +31,8 @@ def parse_register(p) -> RegisterRequest:
         version=p.str("version", max_len=64), md5=p.str("md5", max_len=64), identifier=p.str("identifier"),
         call_system=p.str("callSystem", max_len=128), headers=parse_headers(p.list("headers")),
         dfdaemon=p.bool("dfdaemon"), insecure=p.bool("insecure"), root_cas=parse_root_cas(p.list("rootCAs")),
-        super_node_ip=p.str("superNodeIp", max_len=64), pattern=pattern, upload_scheme=_scheme(p))
+        super_node_ip=p.str("superNodeIp", max_len=64), pattern=pattern, upload_scheme=_scheme(p),
+        location=p.str("location", max_len=256), idc=p.str("idc", max_len=128))
 
 
 def _scheme(p) -> str:

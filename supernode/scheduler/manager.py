@@ -43,7 +43,8 @@ class TaskManager:
         length = self._probe(candidate)
         with st.lock:
             task, created, trigger = self._admit(candidate, length)
-            peer = st.peers.register(req.ip, req.host_name, req.port, req.version, req.pattern == "cdn")
+            peer = st.peers.register(req.ip, req.host_name, req.port, req.version, req.pattern == "cdn",
+                                     location=req.location, idc=req.idc)
             peer.scheme = getattr(req, "upload_scheme", "") or "http"     # https: the peer's upload server uses TLS
             st.add_dfget_task(DfgetTask(cid=req.cid, task_id=task.id, peer_id=peer.id, path=req.path,
                                         call_system=req.call_system, dfdaemon=req.dfdaemon,

@@ -20,12 +20,18 @@ class Peer:
     created: float = field(default_factory=time.time)
     service_down_time: float = 0.0     # > 0 once the peer said it stopped serving
     scheme: str = "http"               # https when the peer's upload server speaks TLS
+    location: str = ""                 # "region|zone|rack..." from its registration (optional)
+    idc: str = ""                      # its data centre (optional)
 
     @cached_property
     def uplink(self) -> str:
         """The upload server behind this peer (``ip:port``): one host's registrations (an image's layers,
         every download of its dfdaemon) share it, and with it that host's uplink."""
         return f"{self.ip}:{self.port}"
+
+    @cached_property
+    def location_parts(self) -> tuple[str, ...]:
+        return tuple(self.location.split("|")) if self.location else ()
 
     def to_json(self) -> dict:
         return {"ID": self.id, "IP": self.ip, "hostName": self.host_name, "port": self.port,
@@ -47,12 +53,14 @@ class PeerRegistry:
         self._lock = threading.Lock()
         self._last_nano = 0
 
-    def register(self, ip: str, host_name: str, port: int, version: str = "", cdn_pattern: bool = False) -> Peer:
+    def register(self, ip: str, host_name: str, port: int, version: str = "", cdn_pattern: bool = False,
+                 location: str = "", idc: str = "") -> Peer:
         with self._lock:
             nano = max(time.time_ns(), self._last_nano + 1)     # unique even within one clock tick
             self._last_nano = nano
             peer = Peer(id=f"{host_name}-{ip}-{nano}", ip=ip, host_name=host_name, port=int(port),
-                        version=version, cdn_pattern=cdn_pattern or int(port) == 0, created=self._clock())
+                        version=version, cdn_pattern=cdn_pattern or int(port) == 0, created=self._clock(),
+                        location=location, idc=idc)
             self._peers[peer.id] = peer
         if self._metrics is not None:
             self._metrics.peers.labels(ip).inc()

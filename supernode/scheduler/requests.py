@@ -28,6 +28,8 @@ class RegisterRequest:
     super_node_ip: str = ""
     pattern: str = "p2p"
     upload_scheme: str = ""            # our addition: "https" when the upload server speaks TLS
+    location: str = ""                 # our addition: where the host is, "region|zone|rack" (Dragonfly2's label)
+    idc: str = ""                      # our addition: its data centre
 
 
 @dataclass

@@ -16,6 +16,10 @@ are the critical path). Once the CDN holds every piece of every task it fetches,
 tail with copies.
 A client over ``failure_count_limit`` takes everything from the supernode.
 
+Topology: a client whose registration carries a ``location`` ("region|zone|rack") or ``idc`` label gets the
+nearest holder with room (``affinity``: shared leading location elements, then the same idc), the least
+loaded among equally near ones; a client without labels (every Dragonfly 1.x dfget) the least loaded one.
+
 Cost per call: a piece's holders are looked at through a random sample of at most ``CANDIDATES`` of them
 (all of them when there are no more), so neither the rarity count nor the choice of a source walks the
 swarm: a piece's rarity is its number of holders (live or not: dead ones are dropped as the samples meet
@@ -31,7 +35,7 @@ import random
 from dataclasses import dataclass
 
 from .holders import sample_holders
-from .peers import PeerRegistry
+from .peers import Peer, PeerRegistry
 from .policy import PiecePolicy, PieceView, center
 from .progress import ProgressStore
 
@@ -39,6 +43,7 @@ log = logging.getLogger(__name__)
 SUPERNODE = ""        # the source id of the supernode in running/progress records
 SECOND_COPY_AFTER = 10.0    # seconds a supernode send may run before another client gets a copy of its piece
 CANDIDATES = 8              # holders of a piece looked at per call (a random sample when there are more)
+LOCAL_CANDIDATES = 16       # the sample for a client that says where it is (more chances of a near holder)
 MAX_EXAMINED = 64           # pieces a call looks at before it answers with what it found (or 602)
 _LIVE, _SKIP, _DEAD = 0, 1, 2   # a holder serves this client / not this client / nobody (dropped as a holder)
 
@@ -109,7 +114,9 @@ class Scheduler:
         if running >= self.limits.peer_down_limit:
             return ScheduleResult([], busy=True)
         verdicts: dict[str, int] = {}      # peer id -> _LIVE / _SKIP / _DEAD, worked out once per call
-        live = lambda p: self._live_holders(task_id, p, peer_id, verdicts)    # noqa: E731
+        me = self.peers.get(peer_id)
+        draws = LOCAL_CANDIDATES if me is not None and (me.location or me.idc) else CANDIDATES
+        live = lambda p: self._live_holders(task_id, p, peer_id, verdicts, draws)    # noqa: E731
         state = pr.peer(peer_id)
         sn_only = state is not None and state.client_error_count > self.limits.failure_count_limit
         out: list[Assignment] = []
@@ -128,7 +135,7 @@ class Scheduler:
             if examined >= MAX_EXAMINED:
                 break                         # enough looking: the client asks again after its next piece
             holders = [] if sn_only else live(piece)
-            dst = SUPERNODE if sn_only else self._pick_holder(holders)
+            dst = SUPERNODE if sn_only else self._pick_holder(holders, me)
             if dst == SUPERNODE and self.limits.supernode_full(sn_task, sn_total):
                 continue                      # the supernode already serves its share
             if dst == SUPERNODE and not sn_only and self._on_its_way(task_id, piece, holders):
@@ -152,12 +159,13 @@ class Scheduler:
             return False
         return not live_holders
 
-    def _live_holders(self, task_id: str, piece: int, requester: str, verdicts: dict) -> list[str]:
+    def _live_holders(self, task_id: str, piece: int, requester: str, verdicts: dict,
+                      draws: int = CANDIDATES) -> list[str]:
         """Holders that can serve ``requester`` among at most ``CANDIDATES`` drawn at random; dead ones
         (unknown, service down, eliminated) are dropped for good. ``verdicts`` keeps each peer's verdict for
         the rest of one schedule call: a call looks at the same few peers over and over."""
         live, dead = [], []
-        for pid in sample_holders(self.progress.holders(task_id, piece), CANDIDATES, self.rng):
+        for pid in sample_holders(self.progress.holders(task_id, piece), draws, self.rng):
             verdict = verdicts.get(pid)
             if verdict is None:
                 verdict = verdicts[pid] = self._verdict(pid, requester)
@@ -182,15 +190,33 @@ class Scheduler:
         peer = self.peers.get(pid) if pid else None
         return peer.uplink if peer is not None else pid
 
-    def _pick_holder(self, live_holders: list[str]) -> str:
-        """The least loaded holder whose upload server has room. The load counts every piece that server
-        sends, whichever task or registration it serves it for: a host fetching an image's four layers holds
-        four registrations but has one uplink, and each piece it serves more at once arrives later."""
-        best, best_load = SUPERNODE, None
+    def _pick_holder(self, live_holders: list[str], me: Peer | None = None) -> str:
+        """The nearest holder whose upload server has room (when the client's registration says where it is:
+        see ``affinity``), the least loaded among those. The load counts every piece that server sends,
+        whichever task or registration it serves it for: a host fetching an image's four layers holds four
+        registrations but has one uplink, and each piece it serves more at once arrives later."""
+        near = me is not None and bool(me.location or me.idc)
+        best, best_key = SUPERNODE, None
         for pid in live_holders:
             load = self.progress.uplink_load(self._uplink(pid))
             if load + 1 > self.limits.peer_up_limit:
                 continue
-            if best_load is None or load < best_load or (load == best_load and self.rng.random() < 0.5):
-                best, best_load = pid, load
+            key = (-affinity(me, self.peers.get(pid)), load) if near else load
+            if best_key is None or key < best_key or (key == best_key and self.rng.random() < 0.5):
+                best, best_key = pid, key
         return best
+
+
+def affinity(me: Peer | None, other: Peer | None) -> int:
+    """How near ``other`` is to ``me`` by their registrations' labels: 2 per leading element of
+    ``location`` ("region|zone|rack", compared element by element from the left) they share, plus 1 for
+    the same ``idc``. 0 when either says nothing."""
+    if me is None or other is None:
+        return 0
+    score = 1 if me.idc and me.idc == other.idc else 0
+    if me.location and other.location:
+        for a, b in zip(me.location_parts, other.location_parts):
+            if a != b:
+                break
+            score += 2
+    return score
