@@ -66,9 +66,16 @@ FLAGS = [
     ("--fetch-deny", "fetch_deny", str, "hosts/networks the supernode never fetches from (fetch.deny)"),
     ("--auth", "auth_mode", str, "auto (on with a generated key when the API is reachable from other hosts), "
      "on, or none (unsafe off loopback)"),
+    ("--harbor-auth", "harbor_auth", str, "Authorization value(s) Harbor webhooks must send (webhooks.harbor_auth)"),
+    ("--registry-auth", "registry_auth", str,
+     "Authorization value(s) registry:2 notifications must send (webhooks.registry_auth)"),
+    ("--webhook-auth", "webhook_auth_mode", str,
+     "auto (a generated secret for receivers reachable from other hosts), on, or none (webhooks.auth_mode)"),
 ]
 # flags of config sections
-NESTED = {"fetch_allow": ("fetch", "allow"), "fetch_deny": ("fetch", "deny"), "auth_mode": ("auth", "mode")}
+NESTED = {"fetch_allow": ("fetch", "allow"), "fetch_deny": ("fetch", "deny"), "auth_mode": ("auth", "mode"),
+          "harbor_auth": ("webhooks", "harbor_auth"), "registry_auth": ("webhooks", "registry_auth"),
+          "webhook_auth_mode": ("webhooks", "auth_mode")}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     from supernode.server import SupernodeServer
     try:
         from supernode.auth.defaults import apply_safe_default
+        from supernode.auth.webhook_defaults import apply_webhook_default
         apply_safe_default(config)      # auth on with a generated key when the API is reachable (auth.mode auto)
+        apply_webhook_default(config)   # webhook receivers reachable from other hosts check a secret
         server = SupernodeServer(config)
     except ConfigError as e:
         print(f"supernode: configuration error: {e}", file=sys.stderr)

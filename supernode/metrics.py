@@ -59,6 +59,9 @@ class SupernodeMetrics:
         # ours: URLs the fetch policy refused (task sources, preheat registries, token realms), by rule
         self.fetch_refused = Counter("fetch_refused", "fetches refused by the fetch policy (fetch.allow/deny)",
                                      ["reason"], namespace=NS, subsystem=SN, registry=r)
+        # ours: webhook deliveries refused for their Authorization (nothing of them is queued)
+        self.webhook_refused = Counter("webhook_refused", "webhook deliveries refused (missing or wrong "
+                                       "Authorization)", ["receiver", "reason"], namespace=NS, subsystem=SN, registry=r)
         self._version_labels: set[str] = set()
         self._version_lock = threading.Lock()
         # ours: bytes served by the piece server on the download port

@@ -15,6 +15,8 @@ def application(config_path: str | None = None):
     from supernode.auth.defaults import apply_safe_default
     config = load_config(config_path)
     apply_safe_default(config)
+    from supernode.auth.webhook_defaults import apply_webhook_default
+    apply_webhook_default(config)
     server = SupernodeServer(config)
     server.start(listen=False)
     return server.app

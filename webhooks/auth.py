@@ -24,9 +24,10 @@ class Authorizer(Protocol):
 class HeaderAuthorizer:
     """Accepts a delivery whose Authorization equals one of ``accepted``; none configured = open."""
 
-    def __init__(self, accepted: Iterable[str], receiver: str):
+    def __init__(self, accepted: Iterable[str], receiver: str, on_refused=None):
         self._accepted = [a.strip().encode("utf-8") for a in accepted if a and a.strip()]
         self.receiver = receiver
+        self.on_refused = on_refused          # f(receiver, reason) per refused delivery (a metric)
 
     @property
     def enabled(self) -> bool:
@@ -41,6 +42,8 @@ class HeaderAuthorizer:
             ok |= hmac.compare_digest(given, expected)
         if not ok:
             # never log the value itself
-            log.warning("webhook rejected receiver=%s reason=%s", self.receiver,
-                        "missing-authorization" if not given else "wrong-authorization")
+            reason = "missing-authorization" if not given else "wrong-authorization"
+            log.warning("webhook rejected receiver=%s reason=%s", self.receiver, reason)
+            if self.on_refused is not None:
+                self.on_refused(self.receiver, reason.split("-", 1)[0])
             raise DfError("UNAUTHORIZED", f"{self.receiver} webhook: missing or wrong Authorization header")

@@ -18,9 +18,11 @@ DURATION = {"parse": parse_duration}
 @dataclass
 class WebhookConfig:
     enabled: bool = True
-    # accepted Authorization header values, compared verbatim; empty list = no auth
+    # accepted Authorization header values, compared verbatim; empty list = no auth (but see auth_mode)
     harbor_auth: list[str] = field(default_factory=list)
     registry_auth: list[str] = field(default_factory=list)
+    # auto: a receiver reachable from other hosts without values gets a generated secret; on: always; none: open
+    auth_mode: str = "auto"
     # durable queue; "" = <supernode home_dir>/webhooks/queue.db (see queue_path_for)
     queue_path: str = ""
     max_body_size: int = field(default="1MB", metadata=SIZE)
@@ -49,6 +51,8 @@ def validate(conf: WebhookConfig) -> WebhookConfig:
     for key, value in conf.registry_hosts.items():
         if not isinstance(value, str) or not value or "/" in value:
             raise ConfigError(f"webhooks.registry_hosts[{key!r}] must be a host[:port], got {value!r}")
+    if conf.auth_mode not in ("auto", "on", "none"):
+        raise ConfigError(f"webhooks.auth_mode must be auto, on or none, got {conf.auth_mode!r}")
     for name in ("harbor_auth", "registry_auth"):
         if not all(isinstance(v, str) for v in getattr(conf, name)):
             raise ConfigError(f"webhooks.{name} must be a list of strings")

@@ -57,10 +57,10 @@ class WebhookIntake:
         self.max_body_size = max_body_size
 
     @classmethod
-    def from_config(cls, conf: WebhookConfig, queue: SqliteWorkQueue) -> "WebhookIntake":
+    def from_config(cls, conf: WebhookConfig, queue: SqliteWorkQueue, on_refused=None) -> "WebhookIntake":
         return cls(queue,
-                   harbor_auth=HeaderAuthorizer(conf.harbor_auth, "harbor"),
-                   registry_auth=HeaderAuthorizer(conf.registry_auth, "registry"),
+                   harbor_auth=HeaderAuthorizer(conf.harbor_auth, "harbor", on_refused),
+                   registry_auth=HeaderAuthorizer(conf.registry_auth, "registry", on_refused),
                    hosts=registry.HostResolver(conf.registry_hosts, conf.default_registry),
                    max_body_size=conf.max_body_size)
 

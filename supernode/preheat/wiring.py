@@ -40,7 +40,9 @@ class PreheatComponents:
             from supernode.policies.sink import PolicySink
             from webhooks import WebhookService
             # every pushed image is preheated, and event-triggered policies whose filters match start a run
-            self.webhooks = WebhookService(wconf, PolicySink(self.sink, policy_service_of(services)), home)
+            refused = services.metrics.webhook_refused
+            self.webhooks = WebhookService(wconf, PolicySink(self.sink, policy_service_of(services)), home,
+                                           on_refused=lambda receiver, reason: refused.labels(receiver, reason).inc())
         self._started = False
 
     def start(self) -> None:
