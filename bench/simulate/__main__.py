@@ -1,6 +1,7 @@
 """Discrete-event simulation of a distribution to thousands of hosts, scheduled by the real supernode objects.
 
-    python -m bench.simulate [--hosts 1000,10000] [--size-mib 1024] [--piece-mib 4] [--jobs 2] [--no-write]
+    python -m bench.simulate [--hosts 1000,10000] [--size-mib 1024] [--runs 1000x1024,10000x128]
+                             [--piece-mib 4] [--jobs 2] [--no-write]
 
 For every host count it runs two scenarios: all hosts alike (100 Mbit/s up and down, supernode 100 Mbit/s
 up), and 10% slow hosts (a quarter of the rates) with 5% of the hosts leaving mid-run. It prints a table and
@@ -47,14 +48,18 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hosts", default="1000,10000")
     ap.add_argument("--size-mib", type=int, default=1024)
+    ap.add_argument("--runs", default="", help="hosts x file MiB pairs, e.g. 1000x1024,10000x128 "
+                    "(instead of --hosts and --size-mib)")
     ap.add_argument("--piece-mib", type=int, default=4)
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-write", dest="write", action="store_false")
     args = ap.parse_args(argv)
-    jobs = [(int(n), args.size_mib * MiB, args.piece_mib * MiB, label, args.seed)
-            for n in args.hosts.split(",") for label in args.scenarios.split(",")]
+    pairs = [tuple(int(x) for x in r.split("x")) for r in args.runs.split(",")] if args.runs else \
+        [(int(n), args.size_mib) for n in args.hosts.split(",")]
+    jobs = [(n, mib * MiB, args.piece_mib * MiB, label, args.seed)
+            for n, mib in pairs for label in args.scenarios.split(",")]
     with mp.get_context("fork").Pool(max(1, args.jobs)) as pool:
         runs = pool.map(run_one, jobs, chunksize=1)
     headers = ["hosts", "file", "scenario", "T_min (s)", "p50 (s)", "p99 (s)", "last (s)", "last / T_min",

@@ -29,7 +29,7 @@ from .network import EventQueue, Link, Network
 
 MiB = 1 << 20
 CONTINUE, FINISH, WAIT = 601, 600, 602
-WAKE = 2                 # held calls answered again per change of the task
+WAKE = 1                 # held calls answered again per change of the task
 
 
 @dataclass

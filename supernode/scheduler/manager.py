@@ -179,7 +179,9 @@ class TaskManager:
             raise DfError("CDN_FAILED", f"cdn failed for task {task.id}: {task.cdn_reason or task.cdn_status}")
         if task.cdn_status == WAITING:
             return CODE_WAIT, None
-        if task.cdn_status == SUCCESS and len(st.progress.success_pieces(dt.cid)) >= task.piece_total:
+        count = getattr(st.progress, "success_count", None)      # the in-memory store counts without a list
+        done = count(dt.cid) if count is not None else len(st.progress.success_pieces(dt.cid))
+        if task.cdn_status == SUCCESS and done >= task.piece_total:
             st.set_dfget_status(dt, DF_SUCCESS)
             peer = st.peers.get(dt.peer_id)
             if peer is not None and peer.cdn_pattern:

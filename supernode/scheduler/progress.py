@@ -231,6 +231,11 @@ class ProgressStore:
     def peer(self, peer_id: str) -> PeerState | None:
         return self.peers.get(peer_id)
 
+    def success_count(self, cid: str) -> int:
+        """len(success_pieces(cid)) without building the list (not part of SchedulerStore)."""
+        cp = self.clients.get(cid)
+        return cp.bits.done.bit_count() if cp else 0
+
     def success_pieces(self, cid: str) -> list[int]:
         cp = self.clients.get(cid)
         return cp.bits.pieces(SUCCESS) if cp else []

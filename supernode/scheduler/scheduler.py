@@ -44,7 +44,7 @@ SUPERNODE = ""        # the source id of the supernode in running/progress recor
 SECOND_COPY_AFTER = 10.0    # seconds a supernode send may run before another client gets a copy of its piece
 CANDIDATES = 8              # holders of a piece looked at per call (a random sample when there are more)
 LOCAL_CANDIDATES = 16       # the sample for a client that says where it is (more chances of a near holder)
-MAX_EXAMINED = 64           # pieces a call looks at before it answers with what it found (or 602)
+MAX_EXAMINED = 24           # pieces a call looks at before it answers with what it found (or 602)
 _LIVE, _SKIP, _DEAD = 0, 1, 2   # a holder serves this client / not this client / nobody (dropped as a holder)
 
 
@@ -197,11 +197,13 @@ class Scheduler:
         registrations but has one uplink, and each piece it serves more at once arrives later."""
         near = me is not None and bool(me.location or me.idc)
         best, best_key = SUPERNODE, None
+        peers, uplink_load = self.peers, self.progress.uplink_load
         for pid in live_holders:
-            load = self.progress.uplink_load(self._uplink(pid))
+            peer = peers.get(pid)
+            load = uplink_load(peer.uplink if peer is not None else pid)
             if load + 1 > self.limits.peer_up_limit:
                 continue
-            key = (-affinity(me, self.peers.get(pid)), load) if near else load
+            key = (-affinity(me, peer), load) if near else load
             if best_key is None or key < best_key or (key == best_key and self.rng.random() < 0.5):
                 best, best_key = pid, key
         return best
