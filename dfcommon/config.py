@@ -1,7 +1,8 @@
 """Config loading: dataclasses with defaults, a YAML file, environment overrides, CLI flags.
 
 Precedence: defaults < YAML file < environment (``PREFIX_SECTION_KEY``) < CLI overrides.
-Unknown keys anywhere are a :class:`ConfigError` naming the key and the valid ones.
+Unknown keys anywhere are a :class:`ConfigError` naming the key and the valid ones; a key listed in the
+class's ``REMOVED_KEYS`` (accepted once, did nothing) is one that says why it went.
 Fields may declare ``metadata={"parse": fn}`` to convert strings (sizes, durations).
 """
 from __future__ import annotations
@@ -61,6 +62,8 @@ def build(cls, data: dict | None, where: str = "config"):
     data = dict(data or {})
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    # keys an older version (or Dragonfly 1.x) accepted and that did nothing: name -> why and what to do
+    removed = {k.replace("_", "").lower(): v for k, v in getattr(cls, "REMOVED_KEYS", {}).items()}
     aliases = {}
     for f in fields.values():
         aliases[f.name.lower()] = f.name
@@ -70,6 +73,10 @@ def build(cls, data: dict | None, where: str = "config"):
     kwargs = {}
     for key, value in data.items():
         name = aliases.get(str(key).replace("-", "_").lower()) or aliases.get(str(key).replace("-", "").replace("_", "").lower())
+        if name is None and removed:
+            gone = removed.get(str(key).replace("-", "").replace("_", "").lower())
+            if gone is not None:
+                raise ConfigError(f"{where}: {key!r} is no longer a setting: {gone}; remove it from the config")
         if name is None:
             valid = ", ".join(sorted(fields))
             raise ConfigError(f"{where}: unknown key {key!r} (valid keys: {valid})")

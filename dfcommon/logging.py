@@ -3,10 +3,27 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.handlers
+import os
 import sys
 import time
+from dataclasses import dataclass, field
 
 _REDACT = ("authorization", "password", "token", "secret")
+
+
+@dataclass
+class LogConfig:
+    """Dragonfly's ``logConfig``: where the log file goes and how it is rotated."""
+    path: str = ""                                              # "" = the component's default destination
+    max_size: int = field(default=40, metadata={"aliases": ("maxSize",)})       # MiB per file; 0 = no rotation
+    max_backups: int = field(default=1, metadata={"aliases": ("maxBackups",)})  # rotated files kept
+
+    def check(self, where: str) -> "LogConfig":
+        from .errors import ConfigError
+        if self.max_size < 0 or self.max_backups < 0:
+            raise ConfigError(f"{where}: maxSize and maxBackups must not be negative")
+        return self
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -26,8 +43,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc)
 
 
-def setup_logging(level: str = "INFO", json_format: bool = False, stream=None, logfile: str | None = None) -> None:
-    handler = logging.FileHandler(logfile) if logfile else logging.StreamHandler(stream or sys.stderr)
+def setup_logging(level: str = "INFO", json_format: bool = False, stream=None, logfile: str | None = None,
+                  rotate: LogConfig | None = None) -> None:
+    """One handler on the root logger: ``logfile`` (rotated by ``rotate``'s size and backups) or a stream."""
+    if logfile and rotate is not None and rotate.max_size > 0:
+        os.makedirs(os.path.dirname(os.path.abspath(logfile)), exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(logfile, maxBytes=rotate.max_size << 20,
+                                                       backupCount=rotate.max_backups)
+    elif logfile:
+        os.makedirs(os.path.dirname(os.path.abspath(logfile)), exist_ok=True)
+        handler = logging.FileHandler(logfile)
+    else:
+        handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if json_format else KeyValueFormatter())
     root = logging.getLogger()
     for h in list(root.handlers):

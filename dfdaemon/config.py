@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from dfcommon import config as cfg
 from dfcommon.errors import ConfigError
 from dfcommon.linkspeed import parse_host_limit
+from dfcommon.logging import LogConfig
 from dfcommon.units import parse_duration, parse_size
 
 SIZE = {"parse": parse_size}
@@ -69,6 +70,11 @@ class UploadConfig:
 
 @dataclass
 class DfdaemonConfig:
+    REMOVED_KEYS = {       # Dragonfly 1.x dfdaemon keys that did nothing here (one gevent process, in-process dfget)
+        "maxprocs": "the dfdaemon is one gevent process; the setting never did anything",
+        "stream_mode": "blobs are always streamed to the client while they download",
+        "dfpath": "the dfdaemon downloads in-process and runs no dfget binary",
+    }
     port: int = 65001
     host_ip: str = field(default="127.0.0.1", metadata={"aliases": ("hostIp",)})
     local_ip: str = field(default="", metadata={"aliases": ("localIP",)})
@@ -88,10 +94,7 @@ class DfdaemonConfig:
     verbose: bool = False
     log_level: str = "INFO"
     log_json: bool = False
-    log_config: dict = field(default_factory=dict, metadata={"aliases": ("logConfig",)})
-    maxprocs: int = 4                                   # accepted for compatibility; gevent uses one process
-    stream_mode: bool = field(default=True, metadata={"aliases": ("streamMode",)})
-    dfpath: str = ""                                    # accepted for compatibility; dfget runs in-process
+    log_config: LogConfig = field(default_factory=LogConfig, metadata={"aliases": ("logConfig",)})
     registry_mirror: RegistryMirrorConfig = field(default_factory=RegistryMirrorConfig)
     registries: list[UpstreamConfig] = field(default_factory=list)
     access: str = "guard"                               # guard (check every pull) or none (trusted host)
@@ -173,6 +176,7 @@ def validate(conf: DfdaemonConfig) -> DfdaemonConfig:
         raise ConfigError(f"peerPort {conf.peer_port} is out of range")
     if bool(conf.certpem) != bool(conf.keypem):
         raise ConfigError("certpem and keypem must be given together")
+    conf.log_config.check("logConfig")
     _check_url(conf.default_remote, "registry_mirror.remote")
     if conf.access not in ACCESS_MODES:
         raise ConfigError(f"access: unknown mode {conf.access!r} (valid: {', '.join(ACCESS_MODES)})")

@@ -25,6 +25,10 @@ DURATION = {"parse": parse_duration}
 
 @dataclass
 class SupernodeConfig:
+    REMOVED_KEYS = {       # accepted once (Dragonfly 1.x), never did anything here
+        "link_limit": "it was never applied; pace the piece server with upload_rate, and peers with dfget "
+                      "--locallimit / the dfdaemon's ratelimit",
+    }
     # listeners
     listen_ip: str = "0.0.0.0"
     port: int = 8002                      # API (peer protocol, preheat, webhooks)
@@ -50,7 +54,6 @@ class SupernodeConfig:
     peer_down_limit: int = 4
     elimination_limit: int = 5
     failure_count_limit: int = 5
-    link_limit: int = field(default="20MB", metadata=SIZE)
     supernode_upload_limit: int = 3       # pieces of one task the supernode sends at once (0 = peer_down_limit)
     supernode_upload_total: int = 4       # pieces of all tasks the supernode sends at once (0 = no such cap)
     upload_rate: int = field(default="0", metadata=SIZE)   # piece server pacing in bytes/s (0 = unpaced)

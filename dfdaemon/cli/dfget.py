@@ -167,6 +167,7 @@ def run_download(argv) -> int:
     try:
         headers = [dc.parse_header(h) for h in args.header]
         file_conf = dc.load_file_config(args.config)
+        file_conf.log_config.check("logConfig")
         options = dc.build_options(args, file_conf)
         from dfdaemon.p2p.locator import parse_nodes
         parse_nodes(options.nodes)
@@ -190,7 +191,9 @@ def run_download(argv) -> int:
     from dfdaemon.p2p.downloader import Downloader
     from dfdaemon.p2p.stream import Progress
     level = "DEBUG" if args.verbose else "INFO"
-    setup_logging(level, logfile=None if args.console else os.path.join(options.work_home, "logs", "dfclient.log"))
+    log_file = os.path.expanduser(file_conf.log_config.path) if file_conf.log_config.path else \
+        os.path.join(options.work_home, "logs", "dfclient.log")
+    setup_logging(level, logfile=None if args.console else log_file, rotate=file_conf.log_config)
 
     say(f"--{time.strftime('%Y-%m-%d %H:%M:%S')}--  {args.url}")
     say(f"dfget version:{VERSION}")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from dfcommon import config as cfg
 from dfcommon.errors import ConfigError
 from dfcommon.linkspeed import parse_host_limit
+from dfcommon.logging import LogConfig
 from dfcommon.units import parse_duration, parse_size
 
 from dfdaemon.p2p.options import DownloaderOptions
@@ -33,7 +34,7 @@ class DfgetFileConfig:
     client_queue_size: int = 6
     stall_timeout: float = field(default="10s", metadata={"parse": parse_duration})   # our addition
     work_home: str = "~/.small-dragonfly"
-    log_config: dict = field(default_factory=dict)
+    log_config: LogConfig = field(default_factory=LogConfig)   # logConfig: path, maxSize (MiB), maxBackups
     # our additions (component auth and TLS, see docs/security.md)
     supernode_token: str = field(default="", repr=False)   # API token with role peer (prefer the file)
     supernode_token_file: str = ""       # file holding that token

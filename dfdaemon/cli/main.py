@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from dfcommon.errors import ConfigError
@@ -132,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     from dfdaemon.wsgi import patch
     patch()
     from dfcommon.logging import setup_logging
-    setup_logging(config.log_level, config.log_json)
+    log_file = os.path.expanduser(config.log_config.path) if config.log_config.path else None
+    setup_logging(config.log_level, config.log_json, logfile=log_file, rotate=config.log_config)
     _install_redaction(config)
     from dfdaemon.server import DfdaemonServer
     from dfdaemon.services import build_services

@@ -51,7 +51,7 @@ def test_every_supernode_key_set_through_the_chart_loads(chart, tmp_path):
               "source_connect_timeout": 2.5, "source_read_timeout": "30s", "cdn_writers": 8,
               "source_streams": 3, "source_chunk": "8MB", "fast_digest": False,
               "scheduler_policy": "rarest-first", "peer_up_limit": 6, "peer_down_limit": 5, "elimination_limit": 3,
-              "failure_count_limit": 4, "link_limit": "40MB", "supernode_upload_limit": 2,
+              "failure_count_limit": 4, "supernode_upload_limit": 2,
               "supernode_upload_total": 6, "piece_size": "2M", "pull_hold": "500ms", "upload_rate": "11M", "gc_initial_delay": "1s", "gc_meta_interval": "1m",
               "task_expire_time": "10m", "peer_gc_delay": "5m", "gc_disk_interval": "30s",
               "young_gc_threshold": 107374182400, "full_gc_threshold": "10GB", "interval_threshold": "1h",

@@ -11,7 +11,7 @@ def test_yaml_keys_in_dragonfly_spelling(tmp_path):
     c = dc.load_file_config(str(p))
     assert c.nodes == ["127.0.0.1=1", "10.10.10.1:8002=2"]
     assert (c.local_limit, c.min_rate, c.total_limit, c.client_queue_size) == (10 << 20, 32 << 10, 100 << 20, 9)
-    assert c.work_home == "/tmp/wh" and c.log_config == {"maxSize": 40}
+    assert c.work_home == "/tmp/wh" and (c.log_config.max_size, c.log_config.max_backups) == (40, 1)
 
 
 def test_defaults_when_no_file(tmp_path):
