@@ -25,6 +25,8 @@ from typing import Callable, Optional
 from gevent.pywsgi import WSGIHandler, WSGIServer
 from gevent.socket import wait_write
 
+from .limits import LimitsMixin, ListenerLimits
+
 log = logging.getLogger(__name__)
 
 BLOCK = 1 << 20
@@ -95,8 +97,8 @@ class FileRange:
                 self.on_close()
 
 
-class SendfileHandler(WSGIHandler):
-    """pywsgi's handler, plus the os.sendfile path for bodies with ``sendfile_spec()``."""
+class SendfileHandler(LimitsMixin, WSGIHandler):
+    """pywsgi's handler, plus the os.sendfile path for bodies with ``sendfile_spec()`` and the listener limits."""
 
     def process_result(self):
         spec_of = getattr(self.result, "sendfile_spec", None)
@@ -128,7 +130,14 @@ class SendfileHandler(WSGIHandler):
                 try:
                     k = os.sendfile(out, spec.fd, offset + done, n - done)
                 except BlockingIOError:
-                    wait_write(out)
+                    limits = getattr(self.server, "limits", None)
+                    try:        # a client that stops reading is dropped after read_timeout
+                        wait_write(out, timeout=limits.read_timeout if limits and limits.read_timeout else None)
+                    except OSError as e:
+                        self.status = f"socket error: {e}"
+                        if self.code > 0:
+                            self.code = -self.code
+                        raise
                     continue
                 except OSError as e:
                     self.status = f"socket error: {e}"
@@ -150,6 +159,10 @@ class NoDelayWSGIServer(WSGIServer):
     """``gevent.pywsgi.WSGIServer`` with ``TCP_NODELAY`` on every accepted connection and the sendfile path."""
 
     handler_class = SendfileHandler
+
+    def __init__(self, *args, limits: ListenerLimits | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.limits = limits if limits is not None else ListenerLimits()
 
     def handle(self, sock, address):
         set_nodelay(sock)

@@ -70,6 +70,10 @@ class SupernodeConfig:
     clean_ratio: int = 1
     # misc
     max_body_size: int = field(default="1MB", metadata=SIZE)
+    max_header_size: int = field(default="64KB", metadata=SIZE)             # request headers, in total (431)
+    request_head_timeout: float = field(default="30s", metadata=DURATION)   # request line + headers (408)
+    client_read_timeout: float = field(default="60s", metadata=DURATION)    # a read/write without progress
+    max_source_downloads: int = 64        # back-to-source downloads at once; a new task beyond is 503 (0 = any)
     log_level: str = "INFO"
     log_json: bool = False
     debug: bool = False

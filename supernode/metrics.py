@@ -62,6 +62,9 @@ class SupernodeMetrics:
         # ours: webhook deliveries refused for their Authorization (nothing of them is queued)
         self.webhook_refused = Counter("webhook_refused", "webhook deliveries refused (missing or wrong "
                                        "Authorization)", ["receiver", "reason"], namespace=NS, subsystem=SN, registry=r)
+        # ours: requests refused by a limit (header_size, head_timeout, source_downloads, preheat_queue)
+        self.limit_refused = Counter("limit_refused", "requests refused by a size, time or concurrency limit",
+                                     ["limit"], namespace=NS, subsystem=SN, registry=r)
         self._version_labels: set[str] = set()
         self._version_lock = threading.Lock()
         # ours: bytes served by the piece server on the download port

@@ -24,6 +24,13 @@ from supernode.cluster.wiring import wrap_piece_server
 log = logging.getLogger(__name__)
 
 
+def listener_limits(config, metrics):
+    """Header size, request head time and slow-client timeout of both listeners, refusals counted."""
+    from dfcommon.limits import ListenerLimits
+    return ListenerLimits(config.request_head_timeout, config.client_read_timeout, config.max_header_size,
+                          on_limit=lambda kind: metrics.limit_refused.labels(kind).inc())
+
+
 class _AccessLog:
     """gevent's access log through logging (debug level), one line per request."""
 
@@ -70,7 +77,8 @@ class SupernodeServer:
         if listen:
             for port, app in ((self.config.port, self.app), (self.config.download_port, self.piece_app)):
                 tls = {"ssl_context": self._tls} if self._tls is not None else {}
-                server = WSGIServer((host, port), app, log=_AccessLog(), error_log=_AccessLog(), **tls)
+                server = WSGIServer((host, port), app, log=_AccessLog(), error_log=_AccessLog(),
+                                    limits=listener_limits(self.config, self.services.metrics), **tls)
                 server.start()
                 self._servers.append(server)
         self.gc.start()

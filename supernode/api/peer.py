@@ -79,7 +79,7 @@ def create_peer_blueprint(services) -> Blueprint:
         try:
             data = manager.register(req)
         except DfError as e:
-            if e.kind.code in ("INVALID_PARAM", "FETCH_REFUSED"):    # the caller's URL: a 4xx, not retried
+            if e.kind.code in ("INVALID_PARAM", "FETCH_REFUSED", "UNAVAILABLE"):   # 4xx / 503 (a cap) as they are
                 raise
             # task-register failures are returned as HTTP 500, as Dragonfly does (dfget moves on)
             raise DfError(e.kind.code, e.message, http_status=500) from None

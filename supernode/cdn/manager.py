@@ -109,6 +109,12 @@ class CdnManager:
 
     # -- probe -------------------------------------------------------------------------------------
     def probe(self, req: T.SourceRequest) -> T.SourceInfo:
+        cap = getattr(self.config, "max_source_downloads", 0)
+        if cap and req.task_id not in self._tasks and len(self.running()) >= cap:   # a new task: a new download
+            if self.metrics is not None and hasattr(self.metrics, "limit_refused"):
+                self.metrics.limit_refused.labels("source_downloads").inc()
+            raise DfError("UNAVAILABLE", f"{cap} back-to-source downloads are running (max_source_downloads): "
+                                         f"retry later")
         until = self._unreachable.get(req.task_id)
         if until is not None:
             if time.monotonic() < until:

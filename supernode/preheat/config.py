@@ -32,6 +32,7 @@ class RegistryConfig:
 class PreheatConfig:
     ttl: float = field(default="24h", metadata=DURATION)          # how long finished records are kept
     concurrency: int = 4                                           # file warms running at once
+    max_pending: int = 1000          # preheats not finished (running or waiting); a new one beyond is 503
     timeout: float = field(default="30m", metadata=DURATION)      # longest wait for one file warm
     auth_mode: str = "none"
     auth_username: str = ""

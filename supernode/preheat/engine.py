@@ -75,6 +75,7 @@ class PreheatService:
         self.store = store
         self.warmer = warmer
         self.fetch_policy = fetch_policy        # refuses URLs at create time (the sessions check every hop)
+        self.on_limit = None                    # f(kind) when preheat.max_pending refuses a preheat
         if client_factory is None:
             client_factory = guarded_client_factory(fetch_policy) if fetch_policy is not None else default_client_factory
         self.client_factory = client_factory
@@ -88,7 +89,7 @@ class PreheatService:
 
     # -- public API ------------------------------------------------------------------------------
     def create(self, type: str, url: str, headers: dict | None = None, filter: str = "", identifier: str = "",
-               platforms=None, credentials=None) -> tuple[PreheatRecord, bool]:
+               platforms=None, credentials=None, _child: bool = False) -> tuple[PreheatRecord, bool]:
         """Start a preheat (or find the running / successful one with the same id): (record, created)."""
         headers = check_request(type, url, headers)
         self._check_destination(type, url)
@@ -98,6 +99,12 @@ class PreheatService:
             old = self.store.get(rec_id)
             if old is not None and old.status != FAILED:
                 return old, False
+            cap = getattr(self.conf, "max_pending", 0)
+            if cap and not _child and len(self._threads) >= cap:
+                if self.on_limit is not None:
+                    self.on_limit("preheat_queue")
+                raise DfError("UNAVAILABLE", f"{cap} preheats are waiting or running (preheat.max_pending): "
+                                             f"retry later")
             now = self.clock()
             rec = PreheatRecord(id=rec_id, type=type, url=url, filter=filter, identifier=identifier,
                                 headers=headers, platforms=list(platforms or []), created=now)
@@ -234,7 +241,7 @@ class PreheatService:
         # first at its full speed (many pull layers one by one), and a blob a client asks for meanwhile
         # starts at once through the peer protocol anyway
         for url in blobs:
-            child, _ = self.create(FILE, url, child_headers)
+            child, _ = self.create(FILE, url, child_headers, _child=True)
             if not child.parent_id:
                 child.parent_id = rec.id
                 self.store.save(child)

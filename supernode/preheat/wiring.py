@@ -30,6 +30,9 @@ class PreheatComponents:
             from supernode.fetch_guard import build_policy
             policy = build_policy(config, services.metrics)
         self.preheat = PreheatService(self.conf, self.store, CdnWarmer(services.manager), fetch_policy=policy)
+        limit = getattr(services.metrics, "limit_refused", None)
+        if limit is not None:
+            self.preheat.on_limit = lambda kind: limit.labels(kind).inc()
         self.sink = WebhookSink(self.preheat, self.conf)
         from supernode.api.provider_auth import ProviderAuth
         self.provider_auth = ProviderAuth.from_config(self.conf)

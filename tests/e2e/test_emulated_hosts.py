@@ -84,7 +84,9 @@ def test_pieces_move_between_namespaced_hosts(tmp_path, lab_prefix):
             assert _sha256(str(tmp_path / f"{h}.out")) == digest
 
         api = f"http://{sn_ip}:8002"
-        peers = requests.get(api + "/api/v1/peers", timeout=5).json()
+        # the API binds a non-loopback address: auth is on by default, with an admin token in the home
+        admin = (tmp_path / "sn" / "auth" / "admin.token").read_text().strip()
+        peers = requests.get(api + "/api/v1/peers", headers={"Authorization": f"Bearer {admin}"}, timeout=5).json()
         metrics = requests.get(api + "/metrics", timeout=5).text
         peer_ips = {p["IP"] for p in peers}
         assert {lab.ip(h) for h in HOSTS} <= peer_ips, peers

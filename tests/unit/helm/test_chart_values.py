@@ -55,7 +55,8 @@ def test_every_supernode_key_set_through_the_chart_loads(chart, tmp_path):
               "supernode_upload_total": 6, "piece_size": "2M", "pull_hold": "500ms", "upload_rate": "11M", "gc_initial_delay": "1s", "gc_meta_interval": "1m",
               "task_expire_time": "10m", "peer_gc_delay": "5m", "gc_disk_interval": "30s",
               "young_gc_threshold": 107374182400, "full_gc_threshold": "10GB", "interval_threshold": "1h",
-              "clean_ratio": 2, "max_body_size": "2MB", "log_level": "DEBUG", "log_json": False, "debug": True,
+              "clean_ratio": 2, "max_body_size": "2MB", "max_header_size": "32KB",
+              "request_head_timeout": "20s", "client_read_timeout": "2m", "max_source_downloads": 16, "log_level": "DEBUG", "log_json": False, "debug": True,
               "preheat": {"ttl": "12h", "auth_mode": "oauth", "auth_token": "pat",
                           "registries": [{"host": "harbor.local", "scheme": "http"}], "platforms": ["linux/amd64"]},
               "webhooks": {"harbor_auth": ["Bearer x"], "dedup_window": "5m"},
@@ -79,6 +80,8 @@ def test_every_supernode_key_set_through_the_chart_loads(chart, tmp_path):
     assert conf.preheat.registries[0].scheme == "http" and conf.webhooks.dedup_window == 300.0
     assert conf.auth.peer_token_ttl == 300.0 and conf.auth.open_paths == ["/_ping"]
     assert (conf.auth.mode, conf.auth.interop) == ("none", True)
+    assert (conf.max_header_size, conf.request_head_timeout, conf.client_read_timeout,
+            conf.max_source_downloads) == (32 << 10, 20.0, 120.0, 16)
     assert (conf.fetch.allow, conf.fetch.deny, conf.fetch.allow_only) == (["10.0.0.0/8"], ["*.internal"], True)
     assert (conf.cluster.heartbeat_interval, conf.cluster.member_ttl, conf.cluster.key_prefix) == (3, 15, "prod")
     sts = objs[("StatefulSet", SN)]
