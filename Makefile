@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv system-deps bench clean
+.PHONY: run test venv system-deps bench clean image
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: venv $(PLUGINS_STAMP) system-deps
 bench: venv system-deps
 	$(BIN)/pip install -q -e '.[test,bench]'
 	$(BIN)/python -m bench.run_all
+
+# The container image (supernode, dfdaemon, dfget) without any image registry: see scripts/build_image.sh.
+image: venv
+	bash scripts/build_image.sh
 
 clean:
 	rm -rf $(VENV) .run *.egg-info

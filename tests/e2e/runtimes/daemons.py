@@ -103,8 +103,11 @@ class DockerdProcess:
     namespace when it has registry mirrors: dockerd falls back to Docker Hub when a mirror fails.
     """
 
-    def __init__(self, workdir: str, daemon_json: dict, env: dict | None = None, timeout: float = 60.0):
+    def __init__(self, workdir: str, daemon_json: dict, env: dict | None = None, timeout: float = 60.0,
+                 data_root: str | None = None):
+        """``data_root`` keeps images across runs (it is not removed by stop); default: inside ``workdir``."""
         self.workdir = workdir
+        self.data_root = data_root or os.path.join(workdir, "data")
         self.socket = os.path.join(workdir, "d.sock")
         self.pidfile = os.path.join(workdir, "dockerd.pid")
         self.exec_root = os.path.join(workdir, "x")
@@ -114,7 +117,7 @@ class DockerdProcess:
         with open(conf, "w") as f:
             json.dump(daemon_json, f, indent=2)
         argv = ["dockerd", "--config-file", conf, "--iptables=false", "--bridge=none", "--storage-driver=vfs",
-                "--data-root", os.path.join(workdir, "data"), "--exec-root", self.exec_root,
+                "--data-root", self.data_root, "--exec-root", self.exec_root,
                 "--pidfile", self.pidfile, "-H", f"unix://{self.socket}"]
         full_env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "no_proxy")}
         full_env.update(env or {})
@@ -157,6 +160,7 @@ class DockerdProcess:
     def stop(self) -> None:
         _terminate(self.proc, 30)
         unmount_under(self.workdir)
+        unmount_under(self.data_root)
         if not self._had_key and os.path.exists(DOCKER_KEY):
             try:
                 os.remove(DOCKER_KEY)
