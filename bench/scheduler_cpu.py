@@ -1,0 +1,103 @@
+"""CPU per ``/peer/task`` call through the real Flask handler, by swarm size, in one process.
+
+``bench.scheduler_rps`` measures calls per second over sockets with the load generator on the same cores,
+so a busy machine moves its figures a lot. This one calls the supernode's WSGI app in-process (Flask's test
+client: routing, parameter parsing, the task manager, the scheduler, the JSON reply) and counts the process
+CPU time per call. P peers are registered through ``/peer/registry`` for one 1 GiB task (256 pieces of
+4 MiB, all cached), each holding a random half of the pieces; then random peers run the pull loop: a call
+reporting the last piece handed out (result 501) and asking for the next ones. Memory per peer is the deep
+size of the scheduler state divided by P.
+
+    python -m bench.scheduler_cpu [--peers 8,128,1024,10000] [--calls 4000] [--no-write]
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import time
+
+from bench.report import machine, print_table, table, write_section
+from bench.simulate.measure import deep_size
+from bench.simulate.network import EventQueue
+from bench.simulate.swarm import MiB, Scenario, SimCdn
+from supernode.app import create_app
+from supernode.config import load_config
+from supernode.scheduler.progress import SUCCESS
+from supernode.services import build_services
+
+URL = "http://origin.bench/blob"
+
+
+def measure(peers: int, calls: int, seed: int = 1) -> dict:
+    rng = random.Random(seed)
+    sc = Scenario(hosts=peers, file_size=1 << 30, piece_size=4 * MiB, origin_rate=1e15)
+    events = EventQueue()
+    cdn = SimCdn(events, sc)
+    conf = load_config(None, {"pull_hold": "0s", "piece_size": "4MiB"}, environ={})
+    services = build_services(conf, cdn=cdn, rng=random.Random(seed))
+    client = create_app(conf, services).test_client()
+    st = services.state
+    cids, task_id = [], ""
+    for n in range(peers):
+        cid = f"bench-{n}"
+        body = {"rawUrl": URL, "taskUrl": URL, "cid": cid, "ip": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}",
+                "hostName": f"h{n}", "port": 15001, "path": f"/p/{cid}", "version": "bench", "callSystem": "bench"}
+        task_id = client.post("/peer/registry", json=body).get_json()["data"]["taskId"]
+        cids.append(cid)
+        if n == 0:
+            events.run()                    # the CDN "fetches" the whole file at once
+    for cid in cids:                        # each peer holds a random half of the pieces
+        dt = st.dfget_tasks.get(cid, task_id)
+        for piece in rng.sample(range(256), 128):
+            st.progress.update(cid, dt.peer_id, "", piece, SUCCESS)
+    last: dict[str, tuple[str, str]] = {}
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(calls):
+        cid = cids[rng.randrange(peers)]
+        params = {"taskId": task_id, "srcCid": cid, "status": 701, "result": 502}
+        if cid in last:
+            rng_, dst = last.pop(cid)
+            params.update(range=rng_, dstCid=dst, result=501)
+        reply = client.get("/peer/task", query_string=params).get_json()
+        data = reply.get("data") if reply.get("code") == 601 else None
+        if data:
+            last[cid] = (data[0]["range"], data[0]["cid"])
+        elif reply.get("code") == 600:      # finished: it registers again as a new download
+            st.progress.init_client(task_id, cid, st.dfget_tasks.get(cid, task_id).peer_id)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return {"peers": peers, "calls": calls, "cpu_us_per_call": 1e6 * cpu / calls, "calls_per_cpu_s": calls / cpu,
+            "wall_s": wall, "memory_per_peer": deep_size((st, services.scheduler)) / peers}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--peers", default="8,128,1024,10000")
+    ap.add_argument("--calls", type=int, default=4000)
+    ap.add_argument("--no-write", dest="write", action="store_false")
+    args = ap.parse_args(argv)
+    runs = []
+    for p in [int(x) for x in args.peers.split(",")]:
+        r = measure(p, args.calls)
+        runs.append(r)
+        print(f"  peers={p} cpu/call={r['cpu_us_per_call']:.0f}us mem/peer={r['memory_per_peer']:.0f}B", flush=True)
+    headers = ["peers", "calls", "CPU per call (us)", "calls per CPU-second", "memory per peer (B)"]
+    rows = [[r["peers"], r["calls"], round(r["cpu_us_per_call"]), round(r["calls_per_cpu_s"]),
+             round(r["memory_per_peer"])] for r in runs]
+    print_table(headers, rows)
+    md = f"""## CPU per `/peer/task` call by swarm size (`python -m bench.scheduler_cpu`)
+
+The supernode's WSGI app called in-process through Flask's test client (routing, parameters, task manager,
+scheduler, JSON reply), one 1 GiB task of 256 pieces, every peer holding a random half of them; random peers
+report their last piece and ask for the next. Process CPU time per call, so a busy machine changes the
+figures less than the socket benchmark's. Memory per peer: deep size of the scheduler state (peers, dfget
+tasks, piece progress, the per-peer metric children) over the peers. Machine: {machine()}.
+
+{table(headers, rows)}
+"""
+    if args.write:
+        write_section("scheduler_cpu", md, {"machine": machine(), "runs": runs})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
