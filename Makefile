@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv system-deps bench clean image
+.PHONY: run test venv system-deps bench clean image fuzz
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ system-deps:
 
 test: venv $(PLUGINS_STAMP) system-deps
 	$(BIN)/python -m pytest
+
+# Hostile-input run: 10,000 generated inputs per endpoint family; counts in bench/results/fuzz.json
+# (docs/security.md quotes them).
+fuzz: venv
+	mkdir -p bench/results
+	DF_FUZZ_EXAMPLES=10000 DF_FUZZ_REPORT=bench/results/fuzz.json $(BIN)/python -m pytest -q -o timeout=7200 tests/fuzz
 
 bench: venv system-deps
 	$(BIN)/pip install -q -e '.[test,bench]'

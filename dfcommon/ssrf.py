@@ -143,6 +143,8 @@ class FetchPolicy:
         ip = _as_ip(host)
         if ip is not None:
             addresses = [ip]
+        elif self.allow_only and not self.allow.networks and not self.allow.has_name(host):
+            raise self._refuse(host, "not_allowed", "is not in fetch.allow (fetch.allow_only is on)")
         else:
             try:
                 addresses = [a for a in (_as_ip(x) for x in self._resolve(host, port)) if a is not None]

@@ -131,3 +131,12 @@ def test_connected_address_is_checked_after_resolution(inner):
     assert e.value.reason == "loopback"
     assert inner.hits == []
     assert isinstance(e.value, requests.RequestException)
+
+
+def test_allow_only_with_names_resolves_no_other_name():
+    asked = []
+    p = FetchPolicy(allow=["registry.local"], allow_only=True, resolver=lambda h, port: asked.append(h) or ["10.0.0.1"])
+    with pytest.raises(FetchRefused, match="allow_only"):
+        p.check_url("http://elsewhere.example/x")
+    p.check_url("http://registry.local/v2/")
+    assert asked == ["registry.local"]
