@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from dfcommon.pieces import piece_total
 from tests.fixtures.origin import make_file
@@ -36,3 +37,20 @@ def test_four_go_dfgets_through_our_supernode(origin, our_supernode, go_dfget, t
     assert set(flows) <= {(go_v, go_v)}, flows         # only Go peers in this swarm
     assert flows.get((go_v, go_v), 0) == from_peers > 0, "no piece went from one Go dfget to another"
     assert our_supernode.healthy()
+
+
+def test_go_dfgets_through_our_supernode_with_auth_on_in_interop_mode(origin, our_supernode_factory, go_dfget,
+                                                                      tmp_path):
+    """Off loopback our supernode turns auth on by itself; ``auth.interop`` keeps the API guarded but drops the
+    piece tokens, which Dragonfly 1.x peers do not send."""
+    sn = our_supernode_factory(listen_ip="0.0.0.0", auth={"interop": True})
+    assert requests.get(sn.url + "/api/v1/peers", timeout=5).status_code == 401        # auth is on
+    size = 8 * MiB
+    digest = make_file(str(origin.root_path / "auth.bin"), size, seed=22)
+    runs = [go_dfget.start(origin.url("auth.bin"), str(tmp_path / f"auth{i}.bin"), [sn.node], ["--notbs"],
+                           name=f"auth{i}") for i in range(2)]
+    for r in runs:
+        r.wait(timeout=300)
+        assert r.returncode == 0, r.stdout + r.client_log[-3000:]
+        assert sha256_file(r.output) == digest
+    assert origin.bytes_sent["/auth.bin"] == size
