@@ -100,6 +100,7 @@ class DfdaemonConfig:
     access: str = "guard"                               # guard (check every pull) or none (trusted host)
     prefetch: bool = True                               # preheat an image's blobs once its manifest was served
     docker_config: str = ""                             # docker config.json with registry credentials
+    credential_providers: list = field(default_factory=list)   # dragonfly.credentials plug-ins, asked in order
     filters: list = field(default_factory=lambda: list(DEFAULT_FILTERS))   # query keys left out of task ids
     dfget_flags: list = field(default_factory=list)     # Dragonfly's verbatim dfget flags (-f, --node read)
     cache: CacheConfig = field(default_factory=CacheConfig)

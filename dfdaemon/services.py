@@ -143,6 +143,14 @@ def build_access(config, auth):
     return AccessGuard(upstream_auth=auth, timeout=(config.connect_timeout, config.upstream_timeout))
 
 
+def build_credential_providers(config) -> list:
+    """The ``credential_providers`` plug-ins, each built with the config: ``(name, source)`` pairs. An unknown
+    name is a ConfigError listing the installed ones (docs/plugins.md)."""
+    from dfcommon import plugins
+    return [(name, plugins.load("dragonfly.credentials", name, setting="credential_providers")(config))
+            for name in config.credential_providers]
+
+
 def _both(first, second):
     def call(value):
         first(value)
@@ -157,7 +165,8 @@ def build_services(config, downloader=None, upload_server=None, access=None, aut
     selector = build_selector(config)
     http = UpstreamHttp(config.connect_timeout, config.upstream_timeout, user_agent=USER_AGENT)
     auth = auth or UpstreamAuth(docker_config_path=config.docker_config or None,
-                                timeout=(config.connect_timeout, config.upstream_timeout))
+                                timeout=(config.connect_timeout, config.upstream_timeout),
+                                providers=build_credential_providers(config))
     access = access or build_access(config, auth)
     cache = BlobCache(config.cache_dir, config.cache.max_size)
     p2p = (not config.registry_mirror.direct) if use_p2p is None else use_p2p

@@ -65,6 +65,9 @@ class SupernodeMetrics:
         # ours: requests refused by a limit (header_size, head_timeout, source_downloads, preheat_queue)
         self.limit_refused = Counter("limit_refused", "requests refused by a size, time or concurrency limit",
                                      ["limit"], namespace=NS, subsystem=SN, registry=r)
+        # ours: event sink plug-ins that raised on an image event (webhooks.sinks)
+        self.event_sink_errors = Counter("event_sink_errors", "image events an event sink plug-in failed to take",
+                                         ["sink"], namespace=NS, subsystem=SN, registry=r)
         self._version_labels: set[str] = set()
         self._version_lock = threading.Lock()
         # ours: bytes served by the piece server on the download port

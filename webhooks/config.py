@@ -36,6 +36,8 @@ class WebhookConfig:
     registry_hosts: dict[str, str] = field(default_factory=dict)
     # registry host for registry:2 events that name none and match no mapping
     default_registry: str = ""
+    # event sink plug-ins (entry-point group dragonfly.event_sinks) that also receive every image event
+    sinks: list[str] = field(default_factory=list)
 
 
 def validate(conf: WebhookConfig) -> WebhookConfig:

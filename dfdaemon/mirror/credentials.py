@@ -106,12 +106,16 @@ class UpstreamAuth:
     ``authenticator``: a registry_plugin :class:`Authenticator` shared by every upstream (its session's TLS
     settings apply); when None, one is built per TLS setting (``insecure``/``ca_file``) with a shared token cache.
     ``docker_config_path``: a docker ``config.json`` to read credentials from; None reads none.
+    ``providers``: ``(name, source)`` pairs of credential provider plug-ins (``dragonfly.credentials``), asked
+    in order after the configured credentials and before the docker config.
     """
 
     def __init__(self, authenticator: Authenticator | None = None, docker_config_path: str | None = None,
-                 session=None, timeout=(5.0, 15.0), clock=time.time, challenge_ttl: float = CHALLENGE_TTL):
+                 session=None, timeout=(5.0, 15.0), clock=time.time, challenge_ttl: float = CHALLENGE_TTL,
+                 providers=()):
         self._authenticator = authenticator
         self._docker = DockerConfigSource(docker_config_path) if docker_config_path else None
+        self._providers = list(providers)        # credential provider plug-ins: (name, source with get(host))
         self._timeout = timeout
         self._clock = clock
         self._challenge_ttl = challenge_ttl
@@ -123,11 +127,21 @@ class UpstreamAuth:
 
     # ------------------------------------------------------------------ credentials
     def configured_credentials(self, upstream: "UpstreamLike") -> BasicCredentials | None:
-        """The dfdaemon-configured credentials for the upstream, else its docker config.json entry."""
+        """The dfdaemon-configured credentials for the upstream, else the first credential provider plug-in
+        that knows its host, else its docker config.json entry."""
         source = as_source(getattr(upstream, "credentials", None))
         creds = source.get(upstream.host) if source is not None else None
         if creds is not None and (creds.username or creds.password or creds.refresh_token):
             return remember_secret(creds)
+        for name, provider in self._providers:
+            try:
+                found = provider.get(upstream.host)
+            except Exception as e:      # noqa: BLE001 - a failing plug-in must not break the mirror
+                log.warning("credential provider failed provider=%s host=%s error=%s", name, upstream.host,
+                            type(e).__name__)
+                continue
+            if found is not None and (found.username or found.password or found.refresh_token):
+                return remember_secret(found)
         if self._docker is not None:
             return self._docker.get(upstream.host)
         return None

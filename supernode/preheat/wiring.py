@@ -43,8 +43,12 @@ class PreheatComponents:
             from supernode.policies.sink import PolicySink
             from webhooks import WebhookService
             # every pushed image is preheated, and event-triggered policies whose filters match start a run
+            from .event_sinks import FanoutSink, build_event_sinks
             refused = services.metrics.webhook_refused
-            self.webhooks = WebhookService(wconf, PolicySink(self.sink, policy_service_of(services)), home,
+            sink_errors = services.metrics.event_sink_errors
+            sink = FanoutSink(self.sink, build_event_sinks(config),
+                              on_error=lambda name: sink_errors.labels(name).inc())
+            self.webhooks = WebhookService(wconf, PolicySink(sink, policy_service_of(services)), home,
                                            on_refused=lambda receiver, reason: refused.labels(receiver, reason).inc())
         self._started = False
 

@@ -7,11 +7,13 @@ from setuptools import setup
 setup(
     name="dragonfly-example-plugins",
     version="0.1.0",
-    description="Example plug-ins: a flat-directory CDN storage driver and a last-piece-first policy",
+    description="Example plug-ins: a storage driver, a piece policy, a credential provider, an event sink",
     packages=["dragonfly_example_plugins"],
     python_requires=">=3.11",
     entry_points={
         "dragonfly.storage": ["flat-dir = dragonfly_example_plugins.flat_storage:create"],
         "dragonfly.policies": ["last-first = dragonfly_example_plugins.last_first:LastFirst"],
+        "dragonfly.credentials": ["json-file = dragonfly_example_plugins.json_credentials:create"],
+        "dragonfly.event_sinks": ["jsonl-file = dragonfly_example_plugins.jsonl_events:create"],
     },
 )
