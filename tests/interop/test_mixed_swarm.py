@@ -17,11 +17,11 @@ def test_three_go_and_three_of_ours_in_one_swarm(origin, our_supernode, go_dfget
     digest = make_file(str(origin.root_path / "mixed.bin"), size, seed=18)
     url = origin.url("mixed.bin")
     ours, go = [], []
-    for i in range(3):          # interleaved starts, so each kind finds the other holding pieces
-        go.append(go_dfget.start(url, str(tmp_path / f"go{i}.bin"), [our_supernode.node], ["--notbs"], name=f"go{i}"))
-        home = our_homes(f"ours{i}")
+    for i in range(3):          # interleaved starts, so each kind finds the other holding pieces; ours first,
+        home = our_homes(f"ours{i}")        # as the Go dfget starts faster
         out = tmp_path / f"ours{i}.bin"
         ours.append((home, out, start_dfget(url, str(out), home, [our_supernode.node], ["--notbs"])))
+        go.append(go_dfget.start(url, str(tmp_path / f"go{i}.bin"), [our_supernode.node], ["--notbs"], name=f"go{i}"))
     for r in go:
         r.wait(timeout=300)
         assert r.returncode == 0, r.stdout + r.client_log[-3000:]
