@@ -49,6 +49,12 @@ class ClusterCdn:
         log.info("cdn lease taken task=%s member=%s", req.task_id, self.node.member_id)
         self.inner.trigger(req, piece_size, source_length)
 
+    def resume(self, task) -> None:
+        """Run the task's fetch here after a take-over (the caller holds the lease and seeded the store)."""
+        with self._lock:
+            self._runs.add(task.id)
+        self.inner.trigger(task.source_request(), task.piece_size, task.source_length)
+
     def check_piece(self, task_id: str, piece_num: int, expected_md5: str) -> bool:
         """Only the member whose CDN fetched the task checks (and may collect) its copy."""
         if not self.runs(task_id):
@@ -64,8 +70,9 @@ class ClusterCdn:
 class ClusterCdnEvents:
     """The scheduler's CDN listener, plus the shared record of the run's outcome and the lease's release."""
 
-    def __init__(self, inner, state, node, records):
-        self.inner, self.state, self.node, self.records = inner, state, node, records
+    def __init__(self, inner, state, node, records, cdn=None):
+        self.inner, self.state, self.node, self.records, self.cdn = inner, state, node, records, cdn
+        self._validators: set[str] = set()      # tasks whose origin ETag / Last-Modified are published
         self._pending: set[str] = set()         # outcomes not yet written (Redis was down): retried each beat
         self._pieces: list[tuple[str, int, str]] = []     # pieces not yet written, likewise
         self._lock = threading.Lock()
@@ -74,10 +81,21 @@ class ClusterCdnEvents:
     def on_piece(self, task_id: str, piece_num: int, piece_md5: str) -> None:
         try:
             self.inner.on_piece(task_id, piece_num, piece_md5)
+            if task_id not in self._validators:
+                self._publish_validators(task_id)
         except REDIS_ERRORS as e:
             self.node.outage.failed("cdn piece", e)
             with self._lock:
                 self._pieces.append((task_id, piece_num, piece_md5))
+
+    def _publish_validators(self, task_id: str) -> None:
+        """The origin's ETag / Last-Modified of this fetch, so a member taking the fetch over can resume it."""
+        metas = getattr(getattr(self.cdn, "inner", None), "metas", None)
+        meta = metas.read(task_id) if metas is not None else None
+        if meta is None or not (meta.eTag or meta.lastModified):
+            return
+        self.records.publish_validators(task_id, meta.eTag, meta.lastModified)
+        self._validators.add(task_id)
 
     def _publish(self, task_id: str) -> None:
         try:

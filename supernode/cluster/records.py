@@ -60,6 +60,9 @@ class SharedRecords:
         p.incr(self.k.task(task.id, "ver"))
         p.execute()
 
+    def publish_validators(self, task_id: str, etag: str, last_modified_ms: int) -> None:
+        self.r.hset(self.k.task(task_id, "rec"), mapping={"etag": etag or "", "last_modified": last_modified_ms or 0})
+
     def publish_dfget(self, dt: DfgetTask, peer: Peer) -> None:
         doc = {"cid": dt.cid, "peer_id": peer.id, "path": dt.path, "call_system": dt.call_system,
                "dfdaemon": dt.dfdaemon, "super_node_ip": dt.super_node_ip, "created": dt.created,

@@ -12,6 +12,7 @@ from .node import ClusterNode, cluster_of
 from .pieces import PieceRelay
 from .records import SharedRecords
 from .store import RedisSchedulerStore
+from .takeover import TakeOver
 
 
 def install_cluster(services, client=None) -> ClusterNode:
@@ -26,8 +27,10 @@ def install_cluster(services, client=None) -> ClusterNode:
     services.piece_errors.cdn = cdn
     services.manager = ClusterTaskManager(services.config, st, services.scheduler, cdn, services.piece_errors,
                                           records, node)
-    cdn.inner.set_listener(ClusterCdnEvents(CdnEvents(st), st, node, records))
+    cdn.inner.set_listener(ClusterCdnEvents(CdnEvents(st), st, node, records, cdn))
     node.records, node.cdn = records, cdn
+    node.takeover = TakeOver(node, records, cdn, st)
+    node.membership.after_beat.append(node.takeover.check)      # resume fetches whose holder is gone
     node.set_load(lambda: _load(services, node))
     return node
 

@@ -140,3 +140,61 @@ def test_dfgets_spread_over_two_members_fetch_the_origin_once(cluster_factory, o
     assert len(fetched) == 1
     other = b if fetched[0] is a else a
     assert other.metric(CROSS) > 0 or other.metric("dragonfly_supernode_pieces_downloaded_size_bytes_total") == 0
+
+
+def _wait(cond, timeout=60.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(step)
+    return False
+
+
+def test_lease_holder_killed_mid_fetch_another_member_resumes_and_clients_move(cluster_factory, homes, tmp_path):
+    """SIGKILL the member fetching from the origin while it fetches and while its peers download: the other
+    member takes the lease over and resumes with a Range request; the killed member's dfgets move to the other
+    member (``--node a,b``) and keep their pieces; every output is right and the origin sent at most 1.1x."""
+    root = tmp_path / "origin"
+    root.mkdir()
+    size = 24 * MiB
+    digest = make_file(str(root / "blob.bin"), size, seed=11)
+    origin = OriginServer(str(root), rate=4 * MiB).start()           # about 6 s from the origin
+    try:
+        url = origin.url("blob.bin")
+        a = cluster_factory("sn-a", base={"source_streams": 1})
+        b = cluster_factory("sn-b", base={"source_streams": 1})
+        outs = [tmp_path / "out" / f"f{i}.bin" for i in range(3)]
+        outs[0].parent.mkdir()
+        first = start_dfget(url, str(outs[0]), homes("h0"), [a.node, b.node], ["--notbs"])
+
+        def holder():
+            held = [m["id"] for m in b.cluster()["members"] if m["tasks"]]
+            return {"sn-a": a, "sn-b": b}[held[0]] if held else None
+
+        assert _wait(lambda: holder() is not None)          # the first client's member took the lease
+        dead = holder()
+        alive = b if dead is a else a
+        procs = [(outs[0], first),
+                 (outs[1], start_dfget(url, str(outs[1]), homes("h1"), [alive.node, dead.node], ["--notbs"])),
+                 (outs[2], start_dfget(url, str(outs[2]), homes("h2"), [dead.node, alive.node], ["--notbs"]))]
+        assert _wait(lambda: origin.bytes_sent["/blob.bin"] >= 0.4 * size)
+        dead.kill()
+        killed_at = origin.bytes_sent["/blob.bin"]
+        outputs = []
+        for out, p in procs:
+            output, _ = p.communicate(timeout=150)
+            assert p.returncode == 0, output
+            assert sha256(out) == digest
+            outputs.append(output)
+        assert "connected to node:" + dead.node in outputs[0]
+        for output in outputs:                                            # the killed member's clients moved
+            if "connected to node:" + dead.node in output:
+                assert "migrated to node:" + alive.node in output, output
+        sent = origin.bytes_sent["/blob.bin"]
+        print(f"origin bytes at kill={killed_at / size:.2f}x total={sent / size:.3f}x")
+        assert sent <= 1.1 * size                                         # a resumed Range, not a restart
+        assert alive.metric("dragonfly_supernode_cluster_lease_takeovers_total") == 1
+        assert [m["id"] for m in alive.cluster()["members"]] == [alive.member_id]      # the killed one dropped
+    finally:
+        origin.stop()
