@@ -106,6 +106,22 @@ class SupernodeServer:
         finally:
             self._finished.set()
 
+    def reload_tls(self) -> bool:
+        """SIGHUP: load ``auth.tls_cert``/``tls_key`` again into the listeners' TLS context. New connections get
+        the new certificate; open connections (transfers under way) keep theirs. A bad pair keeps the old one."""
+        if self._tls is None:
+            return False
+        import ssl
+        conf = self.config.auth
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(conf.tls_cert, conf.tls_key)
+            self._tls.load_cert_chain(conf.tls_cert, conf.tls_key)
+        except (OSError, ssl.SSLError) as e:
+            log.warning("tls reload failed, the old certificate stays cert=%s error=%s", conf.tls_cert, e)
+            return False
+        log.info("tls certificate reloaded cert=%s", conf.tls_cert)
+        return True
+
     def serve_forever(self) -> None:
         """Start, then block until SIGINT/SIGTERM (or :meth:`stop`) and the stop has finished, so the
         process does not exit while the stop still hands work back and closes its stores."""
@@ -113,5 +129,6 @@ class SupernodeServer:
         self.start()
         for sig in (signal.SIGINT, signal.SIGTERM):
             gevent.signal_handler(sig, lambda: gevent.spawn(self.stop))
+        gevent.signal_handler(signal.SIGHUP, self.reload_tls)     # new TLS certificate, nothing dropped
         while not self._finished.is_set():
             gevent.sleep(0.2)
