@@ -198,3 +198,46 @@ def test_lease_holder_killed_mid_fetch_another_member_resumes_and_clients_move(c
         assert [m["id"] for m in alive.cluster()["members"]] == [alive.member_id]      # the killed one dropped
     finally:
         origin.stop()
+
+
+def test_member_killed_while_its_peers_download_they_move_and_finish(cluster_factory, homes, tmp_path):
+    """SIGKILL a member that is not fetching from the origin while dfgets download through it: they move to the
+    other member and finish with their pieces kept; the origin still sent the file exactly once."""
+    root = tmp_path / "origin"
+    root.mkdir()
+    size = 24 * MiB
+    digest = make_file(str(root / "blob.bin"), size, seed=12)
+    origin = OriginServer(str(root), rate=4 * MiB).start()
+    try:
+        url = origin.url("blob.bin")
+        a = cluster_factory("sn-a", base={"source_streams": 1})
+        b = cluster_factory("sn-b", base={"source_streams": 1})
+        outs = [tmp_path / "out" / f"f{i}.bin" for i in range(5)]
+        outs[0].parent.mkdir()
+        procs = [(outs[0], start_dfget(url, str(outs[0]), homes("h0"), [a.node, b.node], ["--notbs"]))]
+        lease = {}
+
+        def holder():
+            held = [m["id"] for m in a.cluster()["members"] if m["tasks"]]
+            return {"sn-a": a, "sn-b": b}[held[0]] if held else None
+
+        assert _wait(lambda: lease.setdefault("m", holder()) is not None or lease.pop("m") is not None)
+        fetcher = lease["m"]
+        victim = b if fetcher is a else a
+        for i in range(1, 5):                   # each picks one of the two members at random
+            procs.append((outs[i], start_dfget(url, str(outs[i]), homes(f"h{i}"), [a.node, b.node], ["--notbs"])))
+        assert _wait(lambda: origin.bytes_sent["/blob.bin"] >= 0.4 * size)
+        victim.kill()
+        moved = 0
+        for out, p in procs:
+            output, _ = p.communicate(timeout=150)
+            assert p.returncode == 0, output
+            assert sha256(out) == digest
+            if "connected to node:" + victim.node in output:
+                assert "migrated to node:" + fetcher.node in output, output
+                moved += 1
+        print(f"clients moved={moved} origin={origin.bytes_sent['/blob.bin'] / size:.3f}x")
+        assert origin.bytes_sent["/blob.bin"] == size            # the move fetched nothing twice from the origin
+        assert fetcher.metric("dragonfly_supernode_cluster_lease_takeovers_total") == 0
+    finally:
+        origin.stop()
