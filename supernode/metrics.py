@@ -68,6 +68,9 @@ class SupernodeMetrics:
         # ours: event sink plug-ins that raised on an image event (webhooks.sinks)
         self.event_sink_errors = Counter("event_sink_errors", "image events an event sink plug-in failed to take",
                                          ["sink"], namespace=NS, subsystem=SN, registry=r)
+        # ours: registrations refused before any piece (reason piece_tokens: a Dragonfly 1.x peer, auth on)
+        self.peers_refused = Counter("peers_refused", "peer registrations refused", ["reason"], namespace=NS,
+                                     subsystem=SN, registry=r)
         self._version_labels: set[str] = set()
         self._version_lock = threading.Lock()
         # ours: bytes served by the piece server on the download port

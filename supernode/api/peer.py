@@ -55,6 +55,25 @@ def parse_pull(p) -> PullRequest:
     return req
 
 
+OUR_VERSION_SUFFIX = "-py"      # our dfget and dfdaemon register as "<dragonfly version>-py"
+
+
+def refuse_tokenless_peer(services, req: RegisterRequest) -> None:
+    """With piece tokens required (auth on, ``auth.interop`` off) a Dragonfly 1.x peer, which never sends one,
+    would be refused every piece and retry until its own timeout: refuse its registration at once instead, with
+    the setting that lets it in. It then tries its next supernode or the source (unless ``--notbs``)."""
+    from supernode.auth.wiring import auth_of
+    wiring = auth_of(services)
+    if wiring is None or not wiring.piece_tokens or req.version.endswith(OUR_VERSION_SUFFIX):
+        return
+    log.warning("refused a Dragonfly 1.x peer: piece tokens are required cid=%s ip=%s version=%s "
+                "(auth.interop: true lets such peers in)", req.cid, req.ip, req.version or "-")
+    services.metrics.peers_refused.labels("piece_tokens").inc()
+    raise DfError("DENIED", f"dfget {req.version or '(no version)'} cannot send the piece tokens this supernode "
+                  "requires; its operator can set auth.interop: true to serve Dragonfly 1.x peers",
+                  http_status=500)
+
+
 def host_ip() -> str:
     """The address the client used to reach us (from the Host header), without the port."""
     host = request.host or ""
@@ -76,6 +95,7 @@ def create_peer_blueprint(services) -> Blueprint:
         offer = params.str("pieceDigests", max_len=128)        # our addition; Dragonfly 1.x sends none
         if not req.super_node_ip:
             req.super_node_ip = host_ip()
+        refuse_tokenless_peer(services, req)
         try:
             data = manager.register(req)
         except DfError as e:

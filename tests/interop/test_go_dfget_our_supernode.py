@@ -54,3 +54,25 @@ def test_go_dfgets_through_our_supernode_with_auth_on_in_interop_mode(origin, ou
         assert r.returncode == 0, r.stdout + r.client_log[-3000:]
         assert sha256_file(r.output) == digest
     assert origin.bytes_sent["/auth.bin"] == size
+
+
+def test_a_go_dfget_is_refused_at_once_when_piece_tokens_are_required(origin, our_supernode_factory, go_dfget,
+                                                                       tmp_path):
+    """Auth on without ``auth.interop``: a Go dfget cannot send piece tokens, so its registration is refused
+    (it would otherwise be refused every piece until its own timeout). With ``--notbs`` it fails with the
+    register error; without, it goes to the source, as Dragonfly does when no supernode accepts a task."""
+    sn = our_supernode_factory(listen_ip="0.0.0.0")                         # auth turns on by itself
+    size = 3 * MiB
+    digest = make_file(str(origin.root_path / "refused.bin"), size, seed=23)
+    strict = go_dfget.start(origin.url("refused.bin"), str(tmp_path / "strict.bin"), [sn.node], ["--notbs"],
+                            name="strict")
+    strict.wait(timeout=120)
+    assert strict.returncode != 0
+    assert not (tmp_path / "strict.bin").exists()
+    assert sn.metric("dragonfly_supernode_peers_refused_total", reason="piece_tokens") >= 1
+    assert "auth.interop: true" in sn.log_tail()
+    fallback = go_dfget.start(origin.url("refused.bin"), str(tmp_path / "fallback.bin"), [sn.node], name="fallback")
+    fallback.wait(timeout=120)
+    assert fallback.returncode == 0, fallback.stdout + fallback.client_log[-3000:]
+    assert sha256_file(fallback.output) == digest
+    assert sn.healthy()
