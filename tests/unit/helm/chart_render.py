@@ -16,7 +16,7 @@ CHART_OWNED_KEYS = {"port", "download_port", "home_dir"}
 
 VALUE_SETS = {
     "default": {},
-    "replicas3": {"supernode": {"replicas": 3}},
+    "replicas3": {"supernode": {"replicas": 3}, "redis": {"enabled": True}},
     "redis": {"redis": {"enabled": True}},
     "redis_password": {"redis": {"enabled": True, "password": "s3cret-redis"}},
     "servicemonitor": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},

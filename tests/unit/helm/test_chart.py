@@ -188,6 +188,16 @@ def test_external_redis_url(chart):
     assert not [k for k in objs if k[0] == "Deployment"]
     env = {e["name"]: e for e in container(objs[("StatefulSet", SN)], "supernode")["env"]}
     assert env["SUPERNODE_REDIS_URL"]["value"] == "redis://cache.infra:6379/2"
+    # each pod is a cluster member named after itself, reached at its pod IP
+    assert env["SUPERNODE_CLUSTER_MEMBER_ID"]["value"] == "$(POD_NAME)"
+    assert env["SUPERNODE_CLUSTER_ADVERTISE"]["value"] == "$(POD_IP)"
+
+
+def test_several_supernodes_need_a_redis(chart):
+    with pytest.raises(Exception, match=r"supernode.replicas > 1 needs a Redis"):
+        render(chart, {"supernode": {"replicas": 2}})
+    env = {e["name"] for e in container(objects(chart, {})[("StatefulSet", SN)], "supernode")["env"]}
+    assert "SUPERNODE_CLUSTER_MEMBER_ID" not in env             # one supernode: no cluster, as before
 
 
 def test_servicemonitor_on(chart):

@@ -107,6 +107,14 @@ def lookup(values, path):
     return values
 
 
+def _renders_differently(chart, values, expected) -> bool:
+    """A changed value alters the output, or a template refuses it (``fail``): either way a template reads it."""
+    try:
+        return render(chart, values) != expected
+    except helm.errors.HelmRenderError:
+        return True
+
+
 def unused_keys(chart, chart_dir) -> tuple[list[str], int]:
     defaults = yaml.safe_load((chart_dir / "values.yaml").read_text())
     schema = json.loads((chart_dir / "values.schema.json").read_text())
@@ -118,7 +126,7 @@ def unused_keys(chart, chart_dir) -> tuple[list[str], int]:
         node = schema_node(schema, path)
         for base, expected in zip(bases, base_renders):
             current = lookup(merged(defaults, base), path)
-            if render(chart, merged(base, nested(path, changed(path, current, node)))) != expected:
+            if _renders_differently(chart, merged(base, nested(path, changed(path, current, node))), expected):
                 break
         else:
             unused.append(".".join(path))
