@@ -51,10 +51,22 @@ def sn(tmp_path_factory):
     assert "fuzz-hook" not in log           # the webhook value it sent thousands of times is never logged
     outside = {p for p in _files(str(work)) - before if not p.startswith(os.path.join(str(work), "sn"))}
     assert not outside, outside
+    write_report(COUNTS)
+
+
+def write_report(counts: dict) -> None:
+    """Merge ``counts`` into the ``DF_FUZZ_REPORT`` JSON file (both fuzz modules add their families)."""
     report = os.environ.get("DF_FUZZ_REPORT")
-    if report:
-        with open(report, "w") as f:
-            json.dump(COUNTS, f, indent=1, sort_keys=True)
+    if not report:
+        return
+    try:
+        with open(report) as f:
+            merged = json.load(f)
+    except (OSError, ValueError):
+        merged = {}
+    merged.update(counts)
+    with open(report, "w") as f:
+        json.dump(merged, f, indent=1, sort_keys=True)
 
 
 def _files(root: str) -> set[str]:

@@ -1,0 +1,88 @@
+"""Hypothesis-generated hostile input against a real dfdaemon process over loopback: the mirror's ``/v2/`` paths
+(names, references, digests, ``ns`` parameters, Authorization and Accept headers) and its embedded upload
+server's ``/peer/file`` paths (traversal, encodings, any ``Range``). The upstream is a stub registry on loopback
+that knows no repository. No reply may be a 500 or carry a stack trace, the process must stay up, and the
+upload server must never serve a file (none was downloaded)."""
+from __future__ import annotations
+
+import os
+import string
+
+import pytest
+import requests
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.fixtures.stub_registry import StubRegistry
+from tests.integration.dfdaemon.mirror_stack import DfdaemonProcess
+
+from .test_fuzz_supernode import PATHISH, SETTINGS, TEXT, write_report
+
+COUNTS: dict[str, dict] = {}
+NAME = st.text(alphabet=string.ascii_lowercase + string.digits + "._-/%:@", min_size=0, max_size=40)
+REF = st.one_of(TEXT, st.builds(lambda h: "sha256:" + h, st.text(alphabet="0123456789abcdefABCDEF", max_size=70)))
+
+
+@pytest.fixture(scope="module")
+def mirror(tmp_path_factory):
+    stub = StubRegistry()
+    stub.route("GET", "/v2/", lambda r: (200, {"Content-Type": "application/json"}, b"{}"))
+    stub.start()
+    d = DfdaemonProcess(str(tmp_path_factory.mktemp("fuzz-dfdaemon")), remote=stub.url,
+                        extra={"log_level": "WARNING"})
+    d.session = requests.Session()
+    yield d
+    alive = d.proc.poll() is None
+    log = d.log_tail(10 ** 8) if hasattr(d, "log_tail") else ""
+    d.stop()
+    stub.stop()
+    assert alive, "the dfdaemon process died during the fuzz run"
+    assert "Traceback" not in log
+    write_report(COUNTS)
+
+
+def _header(value: str) -> str:
+    return "".join(c for c in value.encode("utf-8").decode("latin-1") if c.isprintable()).strip()
+
+
+def _check(family, resp):
+    c = COUNTS.setdefault(family, {"inputs": 0, "status_5xx": 0, "status_500": 0, "stack_traces": 0})
+    c["inputs"] += 1
+    c["status_5xx"] += resp.status_code >= 500
+    c["status_500"] += resp.status_code == 500
+    trace = "Traceback" in resp.text
+    c["stack_traces"] += trace
+    # 502/503/504 name an upstream or P2P failure in the OCI envelope; a 500 would be a bug
+    assert resp.status_code != 500 and not trace, (family, resp.status_code, resp.text[:300])
+
+
+def _quote(path: str) -> str:
+    return "".join(c if c.isprintable() and c not in " #?" else "%%%02X" % (ord(c) & 0xFF) for c in path)
+
+
+@SETTINGS
+@given(name=NAME, kind=st.sampled_from(["manifests", "blobs", "tags/list", "blobs/uploads/", "referrers", "x"]),
+       ref=REF, method=st.sampled_from(["GET", "HEAD", "POST", "PUT", "DELETE"]),
+       ns=st.one_of(st.none(), TEXT), auth=st.one_of(st.none(), TEXT, st.just("Bearer a.b.c")),
+       accept=st.one_of(st.none(), TEXT))
+def test_fuzz_mirror_v2(mirror, name, kind, ref, method, ns, auth, accept):
+    headers = {}
+    for key, value in (("Authorization", auth), ("Accept", accept)):
+        if value is not None and _header(value):
+            headers[key] = _header(value)
+    params = {"ns": ns} if ns is not None else None
+    url = f"{mirror.url}{_quote(f'/v2/{name}/{kind}/{ref}')}"
+    req = requests.Request(method, url, headers=headers, params=params).prepare()
+    _check("mirror_v2", mirror.session.send(req, timeout=(5, 30), allow_redirects=False))
+
+
+@SETTINGS
+@given(path=st.one_of(PATHISH, st.sampled_from(["../../etc/passwd", "%2e%2e/%2e%2e/etc/passwd", "..%2f..%2fetc",
+                                                 "/etc/passwd", "x/../../../../etc/shadow"])),
+       rng=st.one_of(st.none(), TEXT), auth=st.one_of(st.none(), TEXT))
+def test_fuzz_upload_server_peer_file(mirror, path, rng, auth):
+    headers = {k: _header(v) for k, v in (("Range", rng), ("Authorization", auth)) if v is not None and _header(v)}
+    url = f"http://127.0.0.1:{mirror.peer_port}{_quote('/peer/file/' + path)}"
+    resp = mirror.session.get(url, headers=headers, timeout=(5, 30), allow_redirects=False)
+    _check("upload_server", resp)
+    assert resp.status_code not in (200, 206) or b"root:" not in resp.content
