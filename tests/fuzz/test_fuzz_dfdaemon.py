@@ -49,6 +49,8 @@ def _check(family, resp):
     c = COUNTS.setdefault(family, {"inputs": 0, "status_5xx": 0, "status_500": 0, "stack_traces": 0})
     c["inputs"] += 1
     c["status_5xx"] += resp.status_code >= 500
+    if resp.status_code >= 500 and len(c.setdefault("samples_5xx", [])) < 10:     # kept for the report
+        c["samples_5xx"].append([resp.status_code, resp.request.method, resp.request.url[:200], resp.text[:200]])
     c["status_500"] += resp.status_code == 500
     trace = "Traceback" in resp.text
     c["stack_traces"] += trace
