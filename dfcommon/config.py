@@ -19,7 +19,7 @@ def _convert(value, field: dataclasses.Field, hint, where: str):
     if parse is not None and value is not None:
         try:
             return parse(value)
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, OverflowError) as e:
             raise ConfigError(f"{where}: {e}") from None
     origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint):
@@ -35,7 +35,7 @@ def _convert(value, field: dataclasses.Field, hint, where: str):
     if hint in (int, float):
         try:
             return hint(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"{where}: expected a number, got {value!r}") from None
     if hint is str:
         if not isinstance(value, (str, int, float)):

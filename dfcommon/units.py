@@ -1,6 +1,7 @@
 """Parsing of rates/sizes (``20M``, ``64KB``, ``1.5G``) and durations (``3m``, ``15s``, ``2h``)."""
 from __future__ import annotations
 
+import math
 import re
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(I?B?)\s*$", re.I)
@@ -11,6 +12,8 @@ _DUR_MULT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 def parse_size(value) -> int:
     """Bytes from ``20M``, ``20MB``, ``64k``, ``1.5G`` or a bare number of bytes (Dragonfly's rate syntax)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"invalid size or rate {value!r}: must be a finite number")
     if isinstance(value, (int, float)):
         return int(value)
     m = _SIZE_RE.match(str(value))
@@ -22,12 +25,17 @@ def parse_size(value) -> int:
 def parse_duration(value) -> float:
     """Seconds from ``3m``, ``15s``, ``1h30m``, ``500ms`` or a bare number of seconds."""
     if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value).strip()
-    try:
-        return float(text)
-    except ValueError:
-        pass
+        number = float(value)
+    else:
+        text = str(value).strip()
+        try:
+            number = float(text)
+        except ValueError:
+            number = None
+    if number is not None:
+        if not math.isfinite(number):
+            raise ValueError(f"invalid duration {value!r}: must be a finite number of seconds")
+        return number
     pos, total = 0, 0.0
     for m in _DUR_RE.finditer(text):
         if m.start() != pos:

@@ -10,5 +10,5 @@ def test_builtin_is_found():
 
 def test_unknown_name_lists_known_ones():
     with pytest.raises(ConfigError) as err:
-        plugins.load("dragonfly.credentials", "nope", {"local": 1, "redis": 2})
+        plugins.load("dragonfly.no-such-group", "nope", {"local": 1, "redis": 2})
     assert "choose one of local, redis" in str(err.value)
