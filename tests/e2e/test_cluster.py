@@ -107,9 +107,15 @@ def test_a_peer_registered_on_a_is_served_by_b_with_pieces_peers_of_a_hold(clust
         assert set(y_src.values()) == {"127.0.0.1-x-1.000"}                          # every piece from A's peer
         assert x.served == len(y_content) and fin_b["md5"] == fin["md5"]
         assert origin.bytes_sent["/layer"] == len(data)                               # the origin once
-        members = a.cluster()["members"]
+        deadline = time.monotonic() + 15           # the listing is what the members' heartbeats last said
+        while True:
+            members = a.cluster()["members"]
+            held = {m["id"]: m["tasks"] for m in members}
+            if held.get("sn-a") == [task_id] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert [m["id"] for m in members] == ["sn-a", "sn-b"]
-        assert {m["id"]: m["tasks"] for m in members} == {"sn-a": [task_id], "sn-b": []}
+        assert held == {"sn-a": [task_id], "sn-b": []}
     finally:
         x.stop()
         y.stop()
