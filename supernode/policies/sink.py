@@ -7,8 +7,8 @@ because the inner sink failed.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
+
+from dfcommon.recent_keys import RecentKeys
 
 log = logging.getLogger(__name__)
 
@@ -18,22 +18,10 @@ class PolicySink:
         """``policies`` has ``on_event(event)`` (a PolicyService or PolicyEventRouter)."""
         self.inner = inner
         self.policies = policies
-        self.remember = remember
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _first_time(self, key: str) -> bool:
-        with self._lock:
-            if key in self._seen:
-                self._seen.move_to_end(key)
-                return False
-            self._seen[key] = None
-            while len(self._seen) > self.remember:
-                self._seen.popitem(last=False)
-            return True
+        self._recent = RecentKeys(remember)
 
     def preheat_image(self, event) -> None:
-        if self._first_time(event.dedup_key()):
+        if self._recent.first_time(event.dedup_key()):
             try:
                 self.policies.on_event(event)
             except Exception:                       # noqa: BLE001 - policies never block the plain preheat

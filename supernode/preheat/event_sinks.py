@@ -10,10 +10,9 @@ holds up the preheat.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 
 from dfcommon import plugins
+from dfcommon.recent_keys import RecentKeys
 
 log = logging.getLogger(__name__)
 
@@ -34,22 +33,10 @@ class FanoutSink:
         self.inner = inner
         self.sinks = list(sinks)
         self.on_error = on_error or (lambda name: None)
-        self.remember = remember
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _first_time(self, key: str) -> bool:
-        with self._lock:
-            if key in self._seen:
-                self._seen.move_to_end(key)
-                return False
-            self._seen[key] = None
-            while len(self._seen) > self.remember:
-                self._seen.popitem(last=False)
-            return True
+        self._recent = RecentKeys(remember)
 
     def preheat_image(self, event) -> None:
-        if self.sinks and self._first_time(event.dedup_key()):
+        if self.sinks and self._recent.first_time(event.dedup_key()):
             self._to_plugins(event)
         if self.inner is not None:
             self.inner.preheat_image(event)
