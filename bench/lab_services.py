@@ -86,7 +86,8 @@ def start_supernode(lab: Lab, host: str, home: str, extra=()):
 
 def start_dfdaemon(lab: Lab, host: str, home: str, sn_host: str, registry_host: str):
     ip = lab.ip(host)
-    argv = [script("dfdaemon"), "--port", str(MIRROR_PORT), "--hostIp", ip, "--workHome", home,
+    argv = [script("dfdaemon"), "--port", str(MIRROR_PORT), "--hostIp", ip, "--allowed-clients", f"{ip}/32",
+            "--workHome", home,
             "--node", f"{lab.ip(sn_host)}:{SN_PORT}", "--registry", f"http://{lab.ip(registry_host)}:{REGISTRY_PORT}",
             "--ratelimit", "0", "--log-level", "WARNING"]
     proc = lab.popen(host, argv, name="dfdaemon")

@@ -77,6 +77,8 @@ class DfdaemonConfig:
     }
     port: int = 65001
     host_ip: str = field(default="127.0.0.1", metadata={"aliases": ("hostIp",)})
+    allowed_clients: list = field(default_factory=list)  # CIDRs that may use the mirror/proxy (loopback always)
+    client_auth: str = "auto"                           # auto: off loopback needs allowed_clients; none: open
     local_ip: str = field(default="", metadata={"aliases": ("localIP",)})
     peer_port: int = field(default=0, metadata={"aliases": ("peerPort",)})
     work_home: str = field(default="~/.small-dragonfly", metadata={"aliases": ("workHome",)})
@@ -179,6 +181,12 @@ def validate(conf: DfdaemonConfig) -> DfdaemonConfig:
         raise ConfigError("certpem and keypem must be given together")
     conf.log_config.check("logConfig")
     _check_url(conf.default_remote, "registry_mirror.remote")
+    from dfdaemon.client_guard import CLIENT_AUTH_MODES, parse_networks
+    if isinstance(conf.allowed_clients, str):          # DFDAEMON_ALLOWED_CLIENTS="10.0.0.0/8,192.168.1.7"
+        conf.allowed_clients = [n.strip() for n in conf.allowed_clients.split(",") if n.strip()]
+    parse_networks(conf.allowed_clients)
+    if conf.client_auth not in CLIENT_AUTH_MODES:
+        raise ConfigError(f"client_auth must be one of {', '.join(CLIENT_AUTH_MODES)}, got {conf.client_auth!r}")
     if conf.access not in ACCESS_MODES:
         raise ConfigError(f"access: unknown mode {conf.access!r} (valid: {', '.join(ACCESS_MODES)})")
     seen = set()

@@ -24,6 +24,9 @@ class DfdaemonMetrics:
                                       ["result"], namespace=NS, subsystem=SUB, registry=r)
         self.lazy_ranges = Counter("lazy_ranges", "Range requests of cold blobs far ahead of their download, read "
                                    "from the origin at once (lazy pulling)", namespace=NS, subsystem=SUB, registry=r)
+        self.clients_refused = Counter("clients_refused", "connections to the mirror/proxy listener refused "
+                                       "because the client is not in allowed_clients",
+                                       namespace=NS, subsystem=SUB, registry=r)
         self.flight_joins = Counter("singleflight_joins", "blob requests that joined a running download",
                                     namespace=NS, subsystem=SUB, registry=r)
         self.flights = Counter("blob_downloads", "blob downloads started (one per digest at a time)",

@@ -23,6 +23,15 @@ log = logging.getLogger(__name__)
 class RawHeadersMixin:
     """Keeps the request header lines as received (WSGI joins repeats) and drops aborted streams quietly."""
 
+    def handle(self):
+        guard = getattr(self.server, "client_guard", None)
+        client_ip = self.client_address[0] if isinstance(self.client_address, tuple) else str(self.client_address)
+        if guard is not None and not guard.allows(client_ip):
+            guard.refuse(self.socket, self.rfile, client_ip)
+            self.close_connection = True
+            return None
+        return super().handle()
+
     def get_environ(self):
         env = super().get_environ()
         env[RAW_HEADERS_KEY] = [(k, v) for k, v in self.headers.items()]
@@ -56,7 +65,9 @@ class _AccessLog:
 
 class DfdaemonServer:
     def __init__(self, config, services: Services | None = None, handler_class=None, app=None):
+        from dfdaemon.client_guard import check_listener
         self.config = config
+        self.client_guard = check_listener(config)      # ConfigError: an open listener off loopback
         self.services = services or build_services(config)
         self.app = app or create_app(config, self.services)
         self.handler_class = handler_for(handler_class)
@@ -75,6 +86,9 @@ class DfdaemonServer:
         try:
             self._server = WSGIServer((self.config.host_ip, self.config.port), self.app, log=_AccessLog(),
                                       error_log=_AccessLog(), handler_class=self.handler_class, **ssl)
+            if self.client_guard is not None:
+                self.client_guard.on_refused = self.services.metrics.clients_refused.inc
+            self._server.client_guard = self.client_guard
             self._server.start()
         except BaseException:
             if upload is not None:

@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None, help="mirror port (default 65001)")
     p.add_argument("--hostIp", "--host-ip", dest="host_ip", default=None,
                    help="address the mirror listens on (default 127.0.0.1)")
+    p.add_argument("--allowed-clients", dest="allowed_clients", action="append", default=None,
+                   help="addresses or networks (CIDR) that may use the mirror/proxy; repeat or separate with "
+                        "commas (needed, or --client-auth none, when --hostIp is not loopback)")
+    p.add_argument("--client-auth", dest="client_auth", default=None, choices=("auto", "none"),
+                   help="none: serve every client that reaches the port (unsafe off loopback); default auto")
     p.add_argument("--registry", default=None,
                    help="default upstream registry URL (overrides registry_mirror.remote; default Docker Hub)")
     p.add_argument("--node", action="append", default=None,
@@ -73,6 +78,9 @@ def overrides_from(args) -> dict:
            "keypem": args.keypem, "log_json": args.log_json}
     if args.registry:
         out["registry_mirror"] = {"remote": args.registry}
+    out["client_auth"] = args.client_auth
+    if args.allowed_clients:
+        out["allowed_clients"] = [n.strip() for v in args.allowed_clients for n in v.split(",") if n.strip()]
     if args.node:
         out["nodes"] = [n.strip() for v in args.node for n in v.split(",") if n.strip()]
     if args.verbose:
@@ -139,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     from dfdaemon.server import DfdaemonServer
     from dfdaemon.services import build_services
     try:
+        from dfdaemon.client_guard import check_listener
+        check_listener(config)                  # before anything starts: an open listener off loopback
         services = build_services(config)
         server = DfdaemonServer(config, services, handler_class=_proxy_handler(config, services))
     except ConfigError as e:
