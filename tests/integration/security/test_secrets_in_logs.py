@@ -202,6 +202,10 @@ def test_a_whole_scenario_logs_no_secret(registry_token, token_server, registry_
     assert any("sn" in p for p in logs) and any("dfdaemon" in p for p in logs), list(logs)
     assert sum(text.count(" DEBUG ") + text.count('"DEBUG"') + text.count("level=DEBUG")
                for text in logs.values()) > 0, "no DEBUG line was written"
+    everything = "\n".join(logs.values())
+    for line in ("webhook rejected", "piece request refused", "access decided", "fetch refused",
+                 "api request refused", "preheat success"):
+        assert line in everything, f"the logs do not show the scenario ran: no {line!r}"
     leaks = []
     for where, text in [*logs.items(), *((f"error body {i}", b) for i, b in enumerate(bodies))]:
         for name, value in secrets.items():
