@@ -47,6 +47,7 @@ class PeerRegistry:
         self._clock = clock
         self._metrics = metrics
         self._peers: dict[str, Peer] = {}
+        self.get = self._peers.get      # the scheduler's hottest look-up: the dict's own method, no Python frame
         # peers registered per address: the ``peers{peer=ip}`` gauge (the metrics' own dict when there are metrics)
         self._per_ip: dict[str, int] = metrics.peer_counts if metrics is not None else {}
         self._lock = threading.Lock()
@@ -74,7 +75,7 @@ class PeerRegistry:
             self._count(peer.ip, 1)
         return peer
 
-    def get(self, peer_id: str) -> Peer | None:
+    def get(self, peer_id: str) -> Peer | None:      # replaced per instance by the dict's get (same answer)
         return self._peers.get(peer_id)
 
     def require(self, peer_id: str) -> Peer:

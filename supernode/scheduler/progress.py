@@ -115,6 +115,8 @@ class ProgressStore:
         self.tasks: dict[str, TaskProgress] = {}
         self.clients: dict[str, ClientProgress] = {}
         self.peers: dict[str, PeerState] = {}
+        self.peer = self.peers.get          # look-ups of the request path as the dicts' own methods
+        self.client = self.clients.get
         self.uplinks: dict[str, int] = {}       # upload server (ip:port) -> its peers' producer_load summed
         self.blacklist: dict[str, dict[str, int]] = {}
         self._sn_busy: set[str] = set()         # tasks with supernode sends running
@@ -242,10 +244,10 @@ class ProgressStore:
     def init_peer(self, peer_id: str) -> PeerState:
         return self.peers.setdefault(peer_id, PeerState())
 
-    def client(self, cid: str) -> ClientProgress | None:
+    def client(self, cid: str) -> ClientProgress | None:     # replaced per instance by clients.get
         return self.clients.get(cid)
 
-    def peer(self, peer_id: str) -> PeerState | None:
+    def peer(self, peer_id: str) -> PeerState | None:       # replaced per instance by peers.get
         return self.peers.get(peer_id)
 
     def success_count(self, cid: str) -> int:
