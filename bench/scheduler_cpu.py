@@ -101,10 +101,12 @@ def main(argv=None) -> int:
     md = f"""## CPU per `/peer/task` call by swarm size (`python -m bench.scheduler_cpu`)
 
 The supernode's WSGI app called in-process through Flask's test client (routing, parameters, task manager,
-scheduler, JSON reply), one 1 GiB task of 256 pieces, every peer holding a random half of them; random peers
-report their last piece and ask for the next. Process CPU time per call, so a busy machine changes the
-figures less than the socket benchmark's. Memory per peer: deep size of the scheduler state (peers, dfget
-tasks, piece progress, the per-peer metric children) over the peers. Machine: {machine()}.
+scheduler, metrics, JSON reply), one 1 GiB task of 256 pieces, every peer holding a random half of them.
+Each peer first makes one call (not measured), then random peers run dfget's pull loop: a call reporting the
+oldest piece handed out to it and asking for more, so every row measures the same kind of call ("pieces per
+call"). Process CPU time per call, so a busy machine changes the figures less than the socket benchmark's.
+Memory per peer: deep size of the scheduler state (peers, dfget tasks, piece progress, metrics) over the
+peers. Machine: {machine()}.
 
 {table(headers, rows)}
 """
