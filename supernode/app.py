@@ -45,12 +45,13 @@ def _install_metrics(app: Flask, metrics) -> None:
 
     @app.after_request
     def _record(resp):
-        handler = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        metrics.http_requests.labels(str(resp.status_code), handler).inc()
-        metrics.http_duration.labels(handler).observe(time.monotonic() - g.get("started", time.monotonic()))
-        metrics.http_request_size.labels(handler).observe(request.content_length or 0)
+        handler = request.url_rule.rule if request.url_rule is not None else "unmatched"    # a route, not a URL
+        child = metrics.child
+        child(metrics.http_requests, str(resp.status_code), handler).inc()
+        child(metrics.http_duration, handler).observe(time.monotonic() - g.get("started", time.monotonic()))
+        child(metrics.http_request_size, handler).observe(request.content_length or 0)
         if resp.content_length is not None:
-            metrics.http_response_size.labels(handler).observe(resp.content_length)
+            child(metrics.http_response_size, handler).observe(resp.content_length)
         return resp
 
 

@@ -10,11 +10,29 @@ import sys
 import threading
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 NS = "dragonfly"
 SN = "supernode"
 VERSION = "0.1.0"
 MAX_VERSION_LABELS = 8
+
+
+class _PeersCollector(Collector):
+    """``dragonfly_supernode_peers{peer=<ip>}``: the peers registered now per address."""
+
+    def __init__(self, counts: dict[str, int]):
+        self._counts = counts
+
+    def describe(self):
+        return [GaugeMetricFamily(f"{NS}_{SN}_peers", "registered peers", labels=["peer"])]
+
+    def collect(self):
+        family = GaugeMetricFamily(f"{NS}_{SN}_peers", "registered peers", labels=["peer"])
+        for ip, n in list(self._counts.items()):
+            family.add_metric([ip], n)
+        yield family
 
 
 class SupernodeMetrics:
@@ -30,15 +48,21 @@ class SupernodeMetrics:
                                            buckets=(100, 1000, 10000, 100000, 1000000), namespace=NS, subsystem=SN, registry=r)
         self.http_response_size = Histogram("http_response_size_bytes", "HTTP response size", ["handler"],
                                             buckets=(100, 1000, 10000, 100000, 1000000), namespace=NS, subsystem=SN, registry=r)
-        self.peers = Gauge("peers", "registered peers", ["peer"], namespace=NS, subsystem=SN, registry=r)
+        # Dragonfly's gauge peers{peer=ip}, made at scrape time from the peer registry's count per address
+        # (``peer_counts``, kept by PeerRegistry): no gauge child per address is kept between scrapes
+        self.peer_counts: dict[str, int] = {}
+        r.register(_PeersCollector(self.peer_counts))
         self.tasks = Gauge("tasks", "tasks by cdn status", ["cdnstatus"], namespace=NS, subsystem=SN, registry=r)
         self.tasks_registered = Counter("tasks_registered", "tasks registered", namespace=NS, subsystem=SN, registry=r)
         self.dfgettasks = Gauge("dfgettasks", "dfget tasks", ["callsystem", "status"], namespace=NS, subsystem=SN, registry=r)
         self.dfgettasks_registered = Counter("dfgettasks_registered", "dfget tasks registered", ["callsystem"],
                                              namespace=NS, subsystem=SN, registry=r)
         self.dfgettasks_failed = Counter("dfgettasks_failed", "dfget tasks failed", ["callsystem"], namespace=NS, subsystem=SN, registry=r)
+        # Dragonfly's name and label; the label is left empty (one series for the supernode): a histogram per
+        # peer address is about 2 KiB a peer and an observation per call costs a child look-up
         self.schedule_duration = Histogram("schedule_duration_milliseconds", "time to schedule pieces", ["peer"],
                                            buckets=(1, 5, 10, 50, 100, 500, 1000), namespace=NS, subsystem=SN, registry=r)
+        self.schedule_observe = self.schedule_duration.labels("").observe
         self.cdn_trigger = Counter("cdn_trigger", "cdn triggers", namespace=NS, subsystem=SN, registry=r)
         self.cdn_trigger_failed = Counter("cdn_trigger_failed", "failed cdn triggers", namespace=NS, subsystem=SN, registry=r)
         self.cdn_cache_hit = Counter("cdn_cache_hit", "cdn cache hits", namespace=NS, subsystem=SN, registry=r)
@@ -72,6 +96,7 @@ class SupernodeMetrics:
         self.peers_refused = Counter("peers_refused", "peer registrations refused", ["reason"], namespace=NS,
                                      subsystem=SN, registry=r)
         self._version_labels: set[str] = set()
+        self._children: dict[tuple, object] = {}
         self._version_lock = threading.Lock()
         # ours: bytes served by the piece server on the download port
         self.piece_server_bytes = Counter("piece_server_bytes", "bytes sent by the piece server", namespace=NS, subsystem=SN, registry=r)
@@ -87,6 +112,15 @@ class SupernodeMetrics:
         self.dfget_total = Counter("download", "dfget downloads", ["callsystem", "peer"], namespace=NS, subsystem="dfget", registry=r)
         self.dfget_failed = Counter("download_failed", "dfget failed downloads", ["callsystem", "peer", "reason"],
                                     namespace=NS, subsystem="dfget", registry=r)
+
+    def child(self, metric, *values):
+        """``metric.labels(*values)`` remembered per value tuple (for labels of a small, fixed set of values:
+        result codes, handlers), without prometheus_client's per-call label checks on the request path."""
+        key = (id(metric), values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
 
     def version_label(self, version: str) -> str:
         """A registered dfget version as a label value: the first MAX_VERSION_LABELS distinct versions keep

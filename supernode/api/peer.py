@@ -116,9 +116,9 @@ def create_peer_blueprint(services) -> Blueprint:
         except DfError as e:
             if e.kind.code == "INVALID_PARAM":
                 raise
-            metrics.pull_replies.labels(str(e.df_code)).inc()
+            metrics.child(metrics.pull_replies, str(e.df_code)).inc()
             return result_info(e.df_code, None, e.message)
-        metrics.pull_replies.labels(str(code)).inc()
+        metrics.child(metrics.pull_replies, str(code)).inc()
         return result_info(code, data)
 
     @bp.get("/peer/piece/suc")

@@ -189,8 +189,7 @@ class TaskManager:
             return CODE_FINISH, {"md5": task.real_md5, "fileLength": task.file_length}
         started = st.clock()
         result = self.scheduler.schedule(task.id, dt.cid, dt.peer_id)
-        peer = st.peers.get(dt.peer_id)
-        st.metrics.schedule_duration.labels(peer.ip if peer else "").observe((st.clock() - started) * 1000)
+        st.metrics.schedule_observe((st.clock() - started) * 1000)
         if result.busy:
             return CODE_CONTINUE, []
         if result.wait:

@@ -4,12 +4,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from dfcommon.errors import DfError
 
 
-@dataclass
+@dataclass(slots=True)
 class Peer:
     id: str
     ip: str
@@ -22,16 +21,14 @@ class Peer:
     scheme: str = "http"               # https when the peer's upload server speaks TLS
     location: str = ""                 # "region|zone|rack..." from its registration (optional)
     idc: str = ""                      # its data centre (optional)
+    # the upload server behind this peer (``ip:port``): one host's registrations (an image's layers, every
+    # download of its dfdaemon) share it, and with it that host's uplink
+    uplink: str = field(init=False, repr=False, compare=False)
+    location_parts: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def uplink(self) -> str:
-        """The upload server behind this peer (``ip:port``): one host's registrations (an image's layers,
-        every download of its dfdaemon) share it, and with it that host's uplink."""
-        return f"{self.ip}:{self.port}"
-
-    @cached_property
-    def location_parts(self) -> tuple[str, ...]:
-        return tuple(self.location.split("|")) if self.location else ()
+    def __post_init__(self):
+        self.uplink = f"{self.ip}:{self.port}"
+        self.location_parts = tuple(self.location.split("|")) if self.location else ()
 
     def to_json(self) -> dict:
         return {"ID": self.id, "IP": self.ip, "hostName": self.host_name, "port": self.port,
@@ -50,6 +47,9 @@ class PeerRegistry:
         self._clock = clock
         self._metrics = metrics
         self._peers: dict[str, Peer] = {}
+        self.get = self._peers.get      # the scheduler's hottest look-up: the dict's own method, no Python frame
+        # peers registered per address: the ``peers{peer=ip}`` gauge (the metrics' own dict when there are metrics)
+        self._per_ip: dict[str, int] = metrics.peer_counts if metrics is not None else {}
         self._lock = threading.Lock()
         self._last_nano = 0
 
@@ -62,8 +62,7 @@ class PeerRegistry:
                         version=version, cdn_pattern=cdn_pattern or int(port) == 0, created=self._clock(),
                         location=location, idc=idc)
             self._peers[peer.id] = peer
-        if self._metrics is not None:
-            self._metrics.peers.labels(ip).inc()
+            self._count(ip, 1)
         return peer
 
     def adopt(self, peer: Peer) -> Peer:
@@ -73,11 +72,10 @@ class PeerRegistry:
             if known is not None:
                 return known
             self._peers[peer.id] = peer
-        if self._metrics is not None:
-            self._metrics.peers.labels(peer.ip).inc()
+            self._count(peer.ip, 1)
         return peer
 
-    def get(self, peer_id: str) -> Peer | None:
+    def get(self, peer_id: str) -> Peer | None:      # replaced per instance by the dict's get (same answer)
         return self._peers.get(peer_id)
 
     def require(self, peer_id: str) -> Peer:
@@ -100,9 +98,19 @@ class PeerRegistry:
     def delete(self, peer_id: str) -> Peer | None:
         with self._lock:
             peer = self._peers.pop(peer_id, None)
-        if peer is not None and self._metrics is not None:
-            self._metrics.peers.labels(peer.ip).dec()
+            if peer is not None:
+                self._count(peer.ip, -1)
         return peer
+
+    def _count(self, ip: str, delta: int) -> None:
+        """Keep the count of peers per address (``peers{peer=ip}``, made from it at scrape time); an address
+        whose last peer left is dropped, so the counts are as many as the addresses registered now."""
+        counts = self._per_ip
+        n = counts.get(ip, 0) + delta
+        if n > 0:
+            counts[ip] = n
+        else:
+            counts.pop(ip, None)
 
     def down_before(self, deadline: float) -> list[str]:
         """Ids of peers whose service went down before ``deadline``."""

@@ -22,37 +22,54 @@ SUPERLOAD_RESET_AFTER = 30.0     # a supernode load unchanged this long is reset
 
 
 class PieceBitset:
-    """8 bits per piece, bit ``status`` set for the piece's status; SUCCESS, once set, never changes."""
+    """A piece's status as a bit in one of three masks (running, done = SUCCESS, failed; WAITING: in none);
+    SUCCESS, once set, never changes. Ints, not a byte per piece: a 256-piece client is about 100 bytes."""
+    __slots__ = ("running", "done", "failed")
 
     def __init__(self):
-        self._bytes = bytearray()
+        self.running = 0                # bit mask of the RUNNING pieces
         self.done = 0                   # bit mask of the SUCCESS pieces
+        self.failed = 0                 # bit mask of the FAILED pieces
 
     def set(self, piece: int, status: int) -> bool:
         """Apply ``status``; False when the piece was already SUCCESS (nothing changed)."""
         if piece < 0:
             raise ValueError("negative piece number")
-        if self.has(piece, SUCCESS):
+        bit = 1 << piece
+        if self.done & bit:
             return False
-        if piece >= len(self._bytes):
-            self._bytes.extend(b"\0" * (piece + 1 - len(self._bytes)))
-        if status == SEMISUC:
-            status = SUCCESS
-        if status == SUCCESS:
-            self.done |= 1 << piece
-        self._bytes[piece] = 0 if status == WAITING else (1 << status)
+        if self.running & bit:
+            self.running ^= bit
+        if self.failed & bit:
+            self.failed ^= bit
+        if status == SUCCESS or status == SEMISUC:
+            self.done |= bit
+        elif status == RUNNING:
+            self.running |= bit
+        elif status == FAILED:
+            self.failed |= bit
         return True
 
+    def _mask(self, status: int) -> int:
+        if status == SUCCESS:
+            return self.done
+        if status == RUNNING:
+            return self.running
+        return self.failed if status == FAILED else 0
+
     def has(self, piece: int, status: int) -> bool:
-        return 0 <= piece < len(self._bytes) and bool(self._bytes[piece] & (1 << status))
+        return piece >= 0 and bool(self._mask(status) >> piece & 1)
 
     def pieces(self, status: int) -> list[int]:
-        bit = 1 << status
-        return [i for i, b in enumerate(self._bytes) if b & bit]
+        mask, out = self._mask(status), []
+        while mask:
+            low = mask & -mask
+            out.append(low.bit_length() - 1)
+            mask ^= low
+        return out
 
     def count(self, status: int) -> int:
-        bit = 1 << status
-        return sum(1 for b in self._bytes if b & bit)
+        return self._mask(status).bit_count()
 
 
 @dataclass
@@ -75,7 +92,7 @@ class TaskProgress:
         return self._sn_list
 
 
-@dataclass
+@dataclass(slots=True)
 class ClientProgress:
     task_id: str
     peer_id: str
@@ -84,7 +101,7 @@ class ClientProgress:
     cid: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class PeerState:
     producer_load: int = 0              # pieces this peer serves now
     uplink: str = ""                    # its upload server (ip:port), once it has served
@@ -98,15 +115,17 @@ class ProgressStore:
         self.tasks: dict[str, TaskProgress] = {}
         self.clients: dict[str, ClientProgress] = {}
         self.peers: dict[str, PeerState] = {}
+        self.peer = self.peers.get          # look-ups of the request path as the dicts' own methods
+        self.client = self.clients.get
         self.uplinks: dict[str, int] = {}       # upload server (ip:port) -> its peers' producer_load summed
         self.blacklist: dict[str, dict[str, int]] = {}
         self._sn_busy: set[str] = set()         # tasks with supernode sends running
         self._fetching: set[str] = set()        # tasks whose CDN download runs
         # indexes that let a leaving peer be forgotten without scanning every task and blacklist:
         self._index = PeerIndex()                            # peer id <-> number in the holder arrays
-        self._held: dict[str, set[str]] = {}                 # peer -> tasks it was recorded holding pieces of
+        self._held: dict[str, tuple[str, ...]] = {}          # peer -> tasks it was recorded holding pieces of
         self._blamed: dict[str, set[str]] = {}              # peer -> peers whose blacklist names it
-        self._serving: dict[str, set[tuple[str, int]]] = {}  # peer -> (cid, piece) running from it
+        self._serving: dict[str, list[tuple[str, int]]] = {}  # peer -> (cid, piece) running from it
 
     # --- supernode side -------------------------------------------------------------------
     def init_task(self, task_id: str, reset: bool = False) -> TaskProgress:
@@ -225,10 +244,10 @@ class ProgressStore:
     def init_peer(self, peer_id: str) -> PeerState:
         return self.peers.setdefault(peer_id, PeerState())
 
-    def client(self, cid: str) -> ClientProgress | None:
+    def client(self, cid: str) -> ClientProgress | None:     # replaced per instance by clients.get
         return self.clients.get(cid)
 
-    def peer(self, peer_id: str) -> PeerState | None:
+    def peer(self, peer_id: str) -> PeerState | None:       # replaced per instance by peers.get
         return self.peers.get(peer_id)
 
     def success_count(self, cid: str) -> int:
@@ -245,9 +264,8 @@ class ProgressStore:
         tp, cp = self.tasks.get(task_id), self.clients.get(cid)
         if tp is None or cp is None:
             return []
-        bits, running, bit = cp.bits._bytes, cp.running, 1 << SUCCESS
-        size = len(bits)
-        return [p for p in tp.sn_pieces() if (p >= size or not bits[p] & bit) and p not in running]
+        done, running = cp.bits.done, cp.running
+        return [p for p in tp.sn_pieces() if not done >> p & 1 and p not in running]
 
     def rarity(self, task_id: str) -> RarityIndex | None:
         """The task's pieces by copies (not part of SchedulerStore: the scheduler uses it when present)."""
@@ -278,7 +296,11 @@ class ProgressStore:
             ps.uplink = ps.uplink or uplink or dst_pid
             ps.producer_load += 1
             self.uplinks[ps.uplink] = self.uplinks.get(ps.uplink, 0) + 1
-            self._serving.setdefault(dst_pid, set()).add((cid, piece))
+            serving = self._serving.get(dst_pid)
+            if serving is None:
+                self._serving[dst_pid] = [(cid, piece)]
+            elif (cid, piece) not in serving:       # at most peer_up_limit long: a list, not a set
+                serving.append((cid, piece))
         else:
             tp.superload += 1
             tp.superload_changed = self._clock()
@@ -313,7 +335,10 @@ class ProgressStore:
         if dst:
             serving = self._serving.get(dst)
             if serving is not None:
-                serving.discard((cp.cid, piece))
+                try:
+                    serving.remove((cp.cid, piece))
+                except ValueError:
+                    pass
                 if not serving:
                     del self._serving[dst]
         ps = self.peers.get(dst) if dst else None
@@ -345,9 +370,9 @@ class ProgressStore:
             self.init_task(cp.task_id).holders.of(piece).add(src_pid)
             held = self._held.get(src_pid)
             if held is None:
-                self._held[src_pid] = {cp.task_id}
-            elif cp.task_id not in held:
-                held.add(cp.task_id)
+                self._held[src_pid] = (cp.task_id,)
+            elif cp.task_id not in held:            # a peer holds pieces of a task or a few: a short tuple
+                self._held[src_pid] = held + (cp.task_id,)
         if status != RUNNING:
             self._release(cp, piece)
         if not cp.bits.set(piece, status):

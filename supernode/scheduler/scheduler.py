@@ -165,10 +165,11 @@ class Scheduler:
         (unknown, service down, eliminated) are dropped for good. ``verdicts`` keeps each peer's verdict for
         the rest of one schedule call: a call looks at the same few peers over and over."""
         live, dead = [], []
+        get, verdict_of = verdicts.get, self._verdict
         for pid in sample_holders(self.progress.holders(task_id, piece), draws, self.rng):
-            verdict = verdicts.get(pid)
+            verdict = get(pid)
             if verdict is None:
-                verdict = verdicts[pid] = self._verdict(pid, requester)
+                verdict = verdicts[pid] = verdict_of(pid, requester)
             if verdict == _LIVE:
                 live.append(pid)
             elif verdict == _DEAD:

@@ -118,7 +118,7 @@ class TaskRegistry:
         return [t for t in list(self._tasks.values()) if t.access_time < deadline]
 
 
-@dataclass
+@dataclass(slots=True)
 class DfgetTask:
     cid: str
     task_id: str

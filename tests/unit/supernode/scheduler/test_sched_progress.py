@@ -93,3 +93,25 @@ def test_supernode_sends_are_tracked_per_piece_until_released():
     assert not pr.sn_complete("t")
     pr.sn_finished("t")
     assert pr.sn_complete("t")
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as hs  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(hs.lists(hs.tuples(hs.integers(0, 300), hs.sampled_from([SEMISUC, WAITING, RUNNING, SUCCESS, FAILED])),
+                max_size=80))
+def test_bitset_masks_agree_with_a_status_per_piece(ops):
+    """The three masks say what a plain piece -> status record says after any sequence of changes."""
+    b, model = PieceBitset(), {}
+    for piece, status in ops:
+        final = model.get(piece) == SUCCESS
+        assert b.set(piece, status) is (not final)
+        if not final:
+            model[piece] = SUCCESS if status == SEMISUC else status
+    for status in (RUNNING, SUCCESS, FAILED):
+        expected = sorted(p for p, st in model.items() if st == status)
+        assert b.pieces(status) == expected and b.count(status) == len(expected)
+        assert all(b.has(p, status) for p in expected)
+    assert b.done == sum(1 << p for p, st in model.items() if st == SUCCESS)
