@@ -1,5 +1,6 @@
 """A bounded, thread-safe memory of recently seen keys: ``first_time(key)`` is True once per key while it is
-remembered (the oldest keys are forgotten beyond ``remember``)."""
+remembered (the oldest keys are forgotten beyond ``remember``); ``forget(key)`` undoes it. A supernode cluster
+shares the same interface in Redis (``supernode.cluster.seen_once.SharedSeenOnce``)."""
 from __future__ import annotations
 
 import threading
@@ -21,3 +22,7 @@ class RecentKeys:
             while len(self._seen) > self.remember:
                 self._seen.popitem(last=False)
             return True
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._seen.pop(key, None)

@@ -3,6 +3,11 @@
 It does no network I/O and no preheat work: a delivery costs one SQLite transaction,
 so Harbor (3 s timeout) and registry:2 (1 s default timeout) get their 2xx quickly.
 Every check happens before anything is queued: a delivery is taken whole or not at all.
+
+``seen`` (optional, an object with ``first_time(key)`` and ``forget(key)``): a memory shared by several
+supernodes, asked before the queue for each event's dedup key, so that a delivery reaching two members is
+queued on one only (the supernode cluster gives one in Redis). Without it the queue's own dedup window is the
+only one, as for a single supernode.
 """
 from __future__ import annotations
 
@@ -49,20 +54,22 @@ def decode_json(body: bytes):
 
 class WebhookIntake:
     def __init__(self, queue: SqliteWorkQueue, *, harbor_auth: Authorizer, registry_auth: Authorizer,
-                 hosts: registry.HostResolver, max_body_size: int = 1 << 20):
+                 hosts: registry.HostResolver, max_body_size: int = 1 << 20, seen=None):
         self.queue = queue
+        self.seen = seen
         self.harbor_auth = harbor_auth
         self.registry_auth = registry_auth
         self.hosts = hosts
         self.max_body_size = max_body_size
 
     @classmethod
-    def from_config(cls, conf: WebhookConfig, queue: SqliteWorkQueue, on_refused=None) -> "WebhookIntake":
+    def from_config(cls, conf: WebhookConfig, queue: SqliteWorkQueue, on_refused=None,
+                    seen=None) -> "WebhookIntake":
         return cls(queue,
                    harbor_auth=HeaderAuthorizer(conf.harbor_auth, "harbor", on_refused),
                    registry_auth=HeaderAuthorizer(conf.registry_auth, "registry", on_refused),
                    hosts=registry.HostResolver(conf.registry_hosts, conf.default_registry),
-                   max_body_size=conf.max_body_size)
+                   max_body_size=conf.max_body_size, seen=seen)
 
     # -- receivers --------------------------------------------------------------------------
     def harbor(self, body: bytes, content_type: str | None, authorization: str | None) -> IntakeResult:
@@ -90,12 +97,43 @@ class WebhookIntake:
         return self._enqueue("registry", "envelope", parsed)
 
     # -- helpers ----------------------------------------------------------------------------
+    def _first_in_cluster(self, events):
+        """(events no other member took, how many another member took); all or nothing on a failure."""
+        if self.seen is None or not events:
+            return list(events), 0
+        fresh, dup = [], 0
+        try:
+            for ev in events:
+                if self.seen.first_time(ev.dedup_key()):
+                    fresh.append(ev)
+                else:
+                    dup += 1
+        except BaseException:
+            self._forget(fresh)
+            raise
+        return fresh, dup
+
+    def _forget(self, events) -> None:
+        if self.seen is None:
+            return
+        for ev in events:
+            try:
+                self.seen.forget(ev.dedup_key())
+            except Exception:                   # noqa: BLE001 - best effort: the key expires anyway
+                log.warning("webhook dedup key not released image=%s digest=%s", ev.image, ev.digest)
+
     def _check_size(self, body: bytes) -> None:
         if len(body) > self.max_body_size:
             raise DfError("BODY_TOO_LARGE", f"body exceeds {self.max_body_size} bytes")
 
     def _enqueue(self, receiver: str, fmt: str, parsed: ParseResult) -> IntakeResult:
-        queued, dup = self.queue.enqueue_many(parsed.events) if parsed.events else (0, 0)
+        events, shared_dup = self._first_in_cluster(parsed.events)
+        try:
+            queued, dup = self.queue.enqueue_many(events) if events else (0, 0)
+        except BaseException:
+            self._forget(events)
+            raise
+        dup += shared_dup
         result = IntakeResult(accepted=len(parsed.events), queued=queued, duplicates=dup,
                               ignored=parsed.ignored)
         for ev in parsed.events:

@@ -181,6 +181,7 @@ class Run:
     bytes: int = 0
     images: list = field(default_factory=list)
     error: str = ""
+    member: str = ""                    # the cluster member that runs it ("" for a supernode alone)
 
     @property
     def duration(self) -> float | None:
@@ -190,4 +191,5 @@ class Run:
         return {"id": self.id, "policy_id": self.policy_id, "policy_name": self.policy_name,
                 "trigger": self.trigger, "status": self.status, "started_at": iso(self.started_at),
                 "finished_at": iso(self.finished_at), "scheduled_at": iso(self.scheduled_at),
-                "duration": self.duration, "bytes": self.bytes, "images": self.images, "error": self.error}
+                "duration": self.duration, "bytes": self.bytes, "images": self.images, "error": self.error,
+                **({"member": self.member} if self.member else {})}

@@ -76,8 +76,10 @@ class PolicyRunner:
 
     def __init__(self, store: PolicyStore, preheat, credentials: dict | None = None, poll_interval: float = 2.0,
                  image_timeout: float = 1800.0, max_parallel: int = 4, max_images: int = 1000,
-                 timeout=(5.0, 30.0), clock=time.time):
+                 timeout=(5.0, 30.0), clock=time.time, member: str = ""):
+        """``member``: the cluster member id written into each run ("" for a supernode alone)."""
         self.store = store
+        self.member = member
         self._preheat = preheat
         self.credentials = dict(credentials or {})
         self.poll_interval = poll_interval
@@ -112,7 +114,7 @@ class PolicyRunner:
             return None
         now = self.clock()
         run = Run(new_id(), policy.id, policy.name, "cron", RUN_MISSED, started_at=now, finished_at=now,
-                  scheduled_at=scheduled_at, error=reason)
+                  scheduled_at=scheduled_at, error=reason, member=self.member)
         log.warning("policy run missed policy=%s scheduled=%s reason=%s", policy.id, scheduled_at, reason)
         return self.store.add_run(run)
 
@@ -122,7 +124,7 @@ class PolicyRunner:
     # ------------------------------------------------------------------ one run
     def _new_run(self, policy, trigger: str, scheduled_at: float | None = None) -> Run:
         run = Run(new_id(), policy.id, policy.name, trigger, RUN_RUNNING, started_at=self.clock(),
-                  scheduled_at=scheduled_at)
+                  scheduled_at=scheduled_at, member=self.member)
         return self.store.add_run(run)
 
     def _execute(self, policy, run: Run, images=None) -> Run:

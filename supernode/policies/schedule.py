@@ -8,6 +8,11 @@ Jobs are stored as a textual reference to :func:`run_scheduled_policy` plus (dat
 the runner is looked up in a registry filled by :meth:`PolicyScheduler.start`, so a job loaded from the
 store after a restart finds the new process's runner. Under gevent monkey patching the scheduler's
 threads are greenlets; nothing here blocks the hub for long.
+
+Several supernodes on one job store (a supernode cluster, docs/cluster.md): each member's scheduler sees every
+job, and ``claim(job_id, run_time) -> bool`` (an atomic claim shared by the members) decides, in the worker
+thread before the job runs, which member runs each firing; the others drop that run time. Each scheduler then
+also re-reads the job store every ``rescan`` seconds, so that jobs another member added are fired here too.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import threading
 from datetime import datetime
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+from apscheduler.executors.base import run_job
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -50,12 +56,40 @@ def _signature(policy, timezone: str) -> str:
     return f"{policy.triggers.cron} tz={timezone}"
 
 
+class ClaimingExecutor(ThreadPoolExecutor):
+    """A thread pool that runs only the run times ``claim(job_id, run_time)`` grants this process."""
+
+    def __init__(self, workers: int, claim):
+        super().__init__(workers)
+        self.claim = claim
+
+    def _do_submit_job(self, job, run_times):
+        def claimed_run():
+            mine = [t for t in run_times if self.claim(job.id, t)]
+            if not mine:
+                return []
+            return run_job(job, job._jobstore_alias, mine, self._logger.name)
+
+        def done(f):
+            exc = f.exception()
+            if exc is not None:
+                self._run_job_error(job.id, exc, exc.__traceback__)
+            else:
+                self._run_job_success(job.id, f.result())
+
+        self._pool.submit(claimed_run).add_done_callback(done)
+
+
 class PolicyScheduler:
     """Keeps one cron job per enabled cron policy in the job store and runs them through ``runner``."""
 
     def __init__(self, engine, store, runner, misfire_grace_time: float = 300.0, coalesce: bool = True,
-                 max_instances: int = 1, timezone: str = "UTC", workers: int = 4):
+                 max_instances: int = 1, timezone: str = "UTC", workers: int = 4, claim=None,
+                 rescan: float = 2.0):
+        """``claim``: see the module docstring (None: a supernode alone runs every firing)."""
         self.store = store
+        self.claim, self.rescan = claim, rescan
+        self._rescan_stop = threading.Event()
         self.runner = runner
         self.timezone = timezone
         self.instance = store.instance_id()
@@ -63,7 +97,8 @@ class PolicyScheduler:
                          "max_instances": max(1, max_instances)}
         self.scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOB_TABLE)},
-            executors={"default": ThreadPoolExecutor(max(1, workers))},
+            executors={"default": ThreadPoolExecutor(max(1, workers)) if claim is None
+                       else ClaimingExecutor(max(1, workers), claim)},
             job_defaults=dict(self.defaults),
             timezone=timezone)
         self.scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
@@ -79,9 +114,18 @@ class PolicyScheduler:
         self.scheduler.start(paused=True)
         self.reconcile()
         self.scheduler.resume()
+        if self.claim is not None:
+            self._rescan_stop.clear()
+            threading.Thread(target=self._rescan_loop, name="policy-rescan", daemon=True).start()
         log.info("policy scheduler started jobs=%d", len(self.jobs()))
 
+    def _rescan_loop(self) -> None:
+        while not self._rescan_stop.wait(self.rescan):
+            if self.scheduler.running:
+                self.scheduler.wakeup()
+
     def stop(self) -> None:
+        self._rescan_stop.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         with _runners_lock:

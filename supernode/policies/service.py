@@ -22,8 +22,11 @@ EXTRAS_KEY = "policies"
 
 
 class PolicyService:
-    def __init__(self, config, preheat=None):
-        """``config`` is the SupernodeConfig; ``preheat`` the engine or a callable returning it."""
+    def __init__(self, config, preheat=None, claim=None, rescan: float = 2.0, member: str | None = None):
+        """``config`` is the SupernodeConfig; ``preheat`` the engine or a callable returning it; ``claim``
+        and ``rescan``: one member per cron firing in a cluster (see ``schedule.PolicyScheduler``); ``member``:
+        the cluster member id written into runs (a start then fails only this member's unfinished runs)."""
+        self.claim, self.rescan, self.member = claim, rescan, member
         self.conf = validate_policies(config.policies)
         self.url = store_url(self.conf, config.home_dir)
         self._preheat = preheat
@@ -40,10 +43,10 @@ class PolicyService:
                 store = PolicyStore(engine, keep_runs=c.keep_runs)
                 runner = PolicyRunner(store, self._preheat, credentials=c.credentials, poll_interval=c.poll_interval,
                                       image_timeout=c.image_timeout, max_parallel=c.max_parallel,
-                                      max_images=c.max_images)
+                                      max_images=c.max_images, member=self.member or "")
                 scheduler = PolicyScheduler(engine, store, runner, misfire_grace_time=c.misfire_grace_time,
                                             coalesce=c.coalesce, max_instances=c.max_instances, timezone=c.timezone,
-                                            workers=c.workers)
+                                            workers=c.workers, claim=self.claim, rescan=self.rescan)
                 self._parts = (store, runner, scheduler, PolicyEventRouter(store, runner))
             return self._parts
 
@@ -67,7 +70,7 @@ class PolicyService:
         if self._started:
             return
         self._started = True
-        stale = self.store.fail_unfinished("interrupted: the supernode stopped during the run")
+        stale = self.store.fail_unfinished("interrupted: the supernode stopped during the run", self.member)
         if stale:
             log.warning("policy runs interrupted by the last stop count=%d", stale)
         self.scheduler.start()
@@ -140,6 +143,20 @@ def policy_service_of(services) -> PolicyService:
     """The PolicyService of a Services container, built on first call (preheat resolved at run time)."""
     svc = services.extras.get(EXTRAS_KEY)
     if svc is None:
-        svc = PolicyService(services.config, preheat=lambda: services.extras.get("preheat"))
+        svc = PolicyService(services.config, preheat=lambda: services.extras.get("preheat"),
+                            **_cluster_firings(services))
         services.extras[EXTRAS_KEY] = svc
     return svc
+
+
+def _cluster_firings(services) -> dict:
+    """In a cluster: each cron firing claimed in Redis (one member runs it), the job store re-read every
+    heartbeat interval; alone: nothing (every firing runs here)."""
+    node = services.extras.get("cluster")
+    if node is None:
+        return {}
+    from supernode.cluster.firings import FiringClaims
+    conf = validate_policies(services.config.policies)
+    grace = conf.misfire_grace_time or 3600.0
+    claims = FiringClaims(node.redis, node.keys, node.member_id, grace + 60, node.outage)
+    return {"claim": claims.claim, "rescan": max(0.5, node.conf.heartbeat_interval), "member": node.member_id}

@@ -135,13 +135,16 @@ class PolicyStore:
                                 .order_by(self.runs.c.started_at.desc()).limit(limit)).all()
         return [Run(**json.loads(r[0])) for r in rows]
 
-    def fail_unfinished(self, reason: str) -> int:
-        """Mark runs left ``running`` by a previous process as failed (called once at start)."""
+    def fail_unfinished(self, reason: str, member: str | None = None) -> int:
+        """Mark runs left ``running`` by a previous process as failed (called once at start); with ``member``
+        (a cluster member on a shared database) only its own runs and runs that name no member."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(self.runs.c.data).where(self.runs.c.status == RUN_RUNNING)).all()
         count = 0
         for (data,) in rows:
             run = Run(**json.loads(data))
+            if member is not None and run.member not in ("", member):
+                continue
             run.status, run.error, run.finished_at = RUN_FAILED, reason, run.finished_at or time.time()
             self.save_run(run)
             count += 1

@@ -24,7 +24,7 @@ class PreheatComponents:
         config = services.config
         self.conf: PreheatConfig = validate_preheat(getattr(config, "preheat", None) or default_preheat_config())
         home = config.home_dir
-        self.store = PreheatStore(os.path.join(home, "preheat", "preheat.db"), ttl=self.conf.ttl)
+        self.store = _store(services, self.conf, home)
         policy = getattr(services.cdn, "fetch_policy", None)
         if policy is None:
             from supernode.fetch_guard import build_policy
@@ -49,7 +49,8 @@ class PreheatComponents:
             sink = FanoutSink(self.sink, build_event_sinks(config),
                               on_error=lambda name: sink_errors.labels(name).inc())
             self.webhooks = WebhookService(wconf, PolicySink(sink, policy_service_of(services)), home,
-                                           on_refused=lambda receiver, reason: refused.labels(receiver, reason).inc())
+                                           on_refused=lambda receiver, reason: refused.labels(receiver, reason).inc(),
+                                           seen=_cluster_seen(services, wconf))
         self._started = False
 
     def start(self) -> None:
@@ -71,6 +72,27 @@ class PreheatComponents:
             self.webhooks.stop()
         self.store.close()
         self._started = False
+
+
+def _store(services, conf: PreheatConfig, home: str):
+    """Preheat records and jobs: in the cluster's Redis (every member sees them), else in this home's SQLite."""
+    from supernode.cluster.node import cluster_of
+    node = cluster_of(services)
+    if node is None:
+        return PreheatStore(os.path.join(home, "preheat", "preheat.db"), ttl=conf.ttl)
+    from supernode.cluster.preheat_store import RedisPreheatStore
+    return RedisPreheatStore(node.redis, node.keys, node.member_id, ttl=conf.ttl, outage=node.outage)
+
+
+def _cluster_seen(services, wconf):
+    """In a cluster, the webhook dedup is one Redis key per push (a delivery reaching two members is queued on
+    one); alone, the queue's own dedup window stays the only one."""
+    from supernode.cluster.node import cluster_of
+    node = cluster_of(services)
+    if node is None:
+        return None
+    from supernode.cluster.seen_once import SharedSeenOnce
+    return SharedSeenOnce(node.redis, node.keys, "webhook", wconf.dedup_window, node.member_id, node.outage)
 
 
 def install(services) -> PreheatComponents:

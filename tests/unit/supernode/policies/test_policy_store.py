@@ -77,3 +77,16 @@ def test_unfinished_runs_are_failed_at_start(url):
     got = s.get_run(run.id)
     assert got.status == RUN_FAILED and got.error == "interrupted" and got.finished_at is not None
     s.close()
+
+
+def test_a_cluster_member_fails_only_its_own_unfinished_runs(tmp_path):
+    s = open_store(f"sqlite:///{tmp_path / 'shared.db'}")
+    p = s.add(policy("a"))
+    mine = s.add_run(Run(new_id(), p.id, p.name, "cron", RUN_RUNNING, started_at=time.time(), member="m1"))
+    other = s.add_run(Run(new_id(), p.id, p.name, "cron", RUN_RUNNING, started_at=time.time(), member="m2"))
+    legacy = s.add_run(Run(new_id(), p.id, p.name, "cron", RUN_RUNNING, started_at=time.time()))
+    assert s.fail_unfinished("interrupted", "m1") == 2
+    assert s.get_run(mine.id).status == RUN_FAILED and s.get_run(legacy.id).status == RUN_FAILED
+    assert s.get_run(other.id).status == RUN_RUNNING and s.get_run(other.id).member == "m2"
+    assert s.get_run(other.id).to_json()["member"] == "m2" and "member" not in s.get_run(legacy.id).to_json()
+    s.close()

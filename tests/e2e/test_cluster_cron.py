@@ -1,0 +1,80 @@
+"""Issue 14, cron schedules in a cluster, with real parts: two supernode members on one real redis-server and
+one policy database (the shared SQLAlchemy job store; a SQLite file both processes open, as they run on one
+host here) and a real registry. A policy firing every two seconds, created through member A: every firing
+runs exactly once in the cluster (one run record per Redis claim, never two runs of one firing), both members
+see the schedule, each member ran exactly the firings it claimed, and the firings go on when the member the
+policy was created on is stopped."""
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+import redis as redis_lib
+import requests
+
+from tests.e2e.preheat.stack import push_image_http
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+EVERY_2S = "*/2 * * * * *"
+
+
+def _api(member, method, path, **kw):
+    return requests.request(method, member.api + "/api/v1" + path, timeout=(3, 30), **kw)
+
+
+def _cron_runs(member, pid) -> list[dict]:
+    r = _api(member, "GET", f"/policies/{pid}/runs")
+    assert r.status_code == 200, r.text
+    return [x for x in r.json() if x["trigger"] == "cron"]
+
+
+def _claims(redis_url, pid) -> dict[str, str]:
+    c = redis_lib.Redis.from_url(redis_url, decode_responses=True)
+    return {k: c.get(k) for k in c.keys(f"dfpy:cron:policy-{pid}:*")}
+
+
+def _settle(member, pid, redis_url, timeout=30.0):
+    """(runs, claims) once every claimed firing has its finished run record."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs, claims = _cron_runs(member, pid), _claims(redis_url, pid)
+        if len(runs) == len(claims) and all(r["status"] != "running" for r in runs):
+            return runs, claims
+        if time.monotonic() > deadline:
+            return runs, claims
+        time.sleep(0.2)
+
+
+def test_each_cron_firing_runs_once_in_the_cluster(cluster_factory, redis_url, tmp_path, registry_plain,
+                                                   oci_image_factory):
+    image = oci_image_factory(layers=1, layer_size=64 << 10, tag="v1", seed=1477)
+    push_image_http(registry_plain.url, "cron/app", image, "v1")
+    db = tmp_path / "policies" / "policies.db"
+    db.parent.mkdir()
+    base = {"policies": {"job_store_url": f"sqlite:///{db}", "poll_interval": "200ms", "misfire_grace_time": "5s"},
+            "preheat": {"registries": [{"host": registry_plain.host, "scheme": "http"}]}}
+    a = cluster_factory("cron-a", base=base)
+    b = cluster_factory("cron-b", base=base)
+    r = _api(a, "POST", "/policies", json={"name": "every-2s", "registry": registry_plain.url,
+                                          "repository": "cron/app", "tag": "v1", "triggers": {"cron": EVERY_2S}})
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    assert _api(b, "GET", f"/policies/{pid}").json()["triggers"]["cron"] == EVERY_2S    # B sees the schedule
+
+    time.sleep(9)
+    a.stop()                        # the firings go on on B
+    time.sleep(5)
+    _api(b, "PATCH", f"/policies/{pid}", json={"enabled": False})
+    runs, claims = _settle(b, pid, redis_url)
+
+    assert len(claims) >= 5, claims
+    assert len(runs) == len(claims), (len(runs), sorted(claims))           # one run per firing, none twice
+    assert set(claims.values()) <= {"cron-a", "cron-b"} and "cron-b" in claims.values(), claims
+    # each member ran exactly the firings it claimed
+    assert Counter(x["member"] for x in runs) == Counter(claims.values()), (runs, claims)
+    starts = sorted(x["started_at"] for x in runs)
+    firings = sorted(float(k.rsplit(":", 1)[1]) for k in claims)
+    assert all(later - earlier >= 1.9 for earlier, later in zip(firings, firings[1:])), firings
+    assert len(starts) == len(set(starts))
+    assert all(x["status"] == "succeeded" for x in runs), [x for x in runs if x["status"] != "succeeded"]
