@@ -6,6 +6,12 @@ first, and a forgotten cid is simply checked with md5 again). :class:`DigestExtr
 ``piece_extras`` hook: after any other extras (peer tokens, scheme) it adds ``pieceDigest`` to a piece entry
 for such a cid when the CDN kept that piece's digest while writing it. ``pieceMd5`` is never removed, so a
 Dragonfly 1.x dfget, which offers nothing, gets exactly the protocol's fields.
+
+With the fast digest on, the CDN computes no md5 while writing (lazy md5, :mod:`supernode.cdn.lazy_md5`): a
+piece is recorded with the md5 "" until someone needs it. The hook fills ``pieceMd5`` in for every entry of a
+client that gets no ``pieceDigest`` (a Dragonfly 1.x peer, one of ours that offered nothing, a piece whose
+digest is not known), from the stored piece, once per piece; :func:`finish_md5` does the same for the
+whole-file md5 of the 600 reply.
 """
 from __future__ import annotations
 
@@ -48,16 +54,43 @@ class DigestExtras:
     def __init__(self, digests: PieceDigests, cdn, inner=None):
         self.digests, self.cdn, self.inner = digests, cdn, inner
         self._lookup = getattr(cdn, "piece_digest", None)
+        self._ensure_md5 = getattr(cdn, "ensure_piece_md5", None) if getattr(cdn, "lazy_md5", False) else None
 
     def apply(self, info: dict, task_id: str, requester_cid: str, from_supernode: bool,
               peer_scheme: str = "http") -> dict:
         if self.inner is not None:
             self.inner.apply(info, task_id, requester_cid, from_supernode, peer_scheme)
-        if self._lookup is not None and info.get("pieceMd5") and self.digests.accepts(requester_cid):
-            value = self._lookup(task_id, info.get("pieceNum"))
+        num = info.get("pieceNum")
+        wrapped = bool(info.get("pieceMd5")) or self._ensure_md5 is not None    # CDN pieces (not the source pattern)
+        if self._lookup is not None and wrapped and self.digests.accepts(requester_cid):
+            value = self._lookup(task_id, num)
             if value:
                 info["pieceDigest"] = value
+                return info
+        if self._ensure_md5 is not None and not info.get("pieceMd5") and isinstance(num, int):
+            info["pieceMd5"] = self._ensure_md5(task_id, num)
         return info
+
+
+def finish_md5(services, task_id: str, requester_cid: str, data) -> None:
+    """Fill the whole-file md5 into a 600 reply (``data``) when the CDN computed none while writing (lazy
+    md5) and the requester is not a client that checked every piece with the fast digest; the scheduler's
+    task record gets it too."""
+    cdn = services.cdn
+    digests = services.extras.get("piece_digests")
+    if not isinstance(data, dict) or data.get("md5") or not getattr(cdn, "lazy_md5", False):
+        return
+    if digests is not None and digests.accepts(requester_cid):
+        return          # our client checked each piece with its fast digest; it asks for no file md5
+    md5 = cdn.ensure_file_md5(task_id)
+    if not md5:
+        return
+    data["md5"] = md5
+    state = services.state
+    with state.lock:
+        task = state.tasks.get(task_id)
+        if task is not None and not task.real_md5:
+            task.real_md5 = md5
 
 
 def install_piece_digests(services) -> PieceDigests:
@@ -65,5 +98,9 @@ def install_piece_digests(services) -> PieceDigests:
     digests = PieceDigests(getattr(services.config, "fast_digest", False))
     services.extras["piece_digests"] = digests
     if digests.enabled:
+        # lazy md5 needs this hook on every piece entry; a cluster shares piece md5s between members through
+        # its records, so there the CDN keeps computing them while writing
+        if hasattr(services.cdn, "lazy_md5") and services.extras.get("cluster") is None:
+            services.cdn.lazy_md5 = True
         services.manager.piece_extras = DigestExtras(digests, services.cdn, services.manager.piece_extras)
     return digests

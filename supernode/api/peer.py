@@ -6,6 +6,7 @@ import logging
 from flask import Blueprint, Response, jsonify, request
 
 from dfcommon.errors import DfError
+from supernode.piece_digests import finish_md5
 from supernode.scheduler import PieceErrorReport, PullRequest, RegisterRequest
 
 from .errors import result_info
@@ -119,6 +120,8 @@ def create_peer_blueprint(services) -> Blueprint:
             metrics.child(metrics.pull_replies, str(e.df_code)).inc()
             return result_info(e.df_code, None, e.message)
         metrics.child(metrics.pull_replies, str(code)).inc()
+        if code == 600:
+            finish_md5(services, req.task_id, req.src_cid, data)       # lazy md5: computed for a peer that needs it
         return result_info(code, data)
 
     @bp.get("/peer/piece/suc")

@@ -11,16 +11,19 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from dfcommon import piece_digest
 from dfcommon.errors import DfError
+from dfcommon.offload import offload
 from dfcommon.ratelimit import TokenBucket
 
+from . import lazy_md5
 from . import types as T
 from .gc import DiskGc
 from .layout import check_task_id, data_key, download_path, md5_key, meta_key
 from .metadata import MetaStore
 from .runner import Cancelled, RunContext, TaskRunner
 from .source import SourceClient
-from .verify import verify_piece
+from .verify import read_piece, verify_piece
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,7 @@ class _Task:
     piece_size: int = 0
     pieces: dict = field(default_factory=dict)
     digests: dict = field(default_factory=dict)     # piece -> fast digest, kept while writing (fast_digest)
+    file_md5: str = ""                              # whole-file md5 once known (lazy md5: once computed)
     cancel: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
@@ -55,6 +59,7 @@ class _Report:
         self.task.digests[num] = value
 
     def success(self, file_length: int, real_md5: str, source_length: int) -> None:
+        self.task.file_md5 = real_md5
         self.task.status = T.SUCCESS
         if self._live():
             self.mgr._notify("on_success", self.task.task_id, file_length, real_md5, source_length)
@@ -94,6 +99,19 @@ class CdnManager:
         self._tasks: dict[str, _Task] = {}
         self._probed: dict[str, T.SourceInfo] = {}
         self._unreachable: dict[str, float] = {}
+        self._md5_locks: dict[str, threading.Lock] = {}     # one lazy whole-file md5 at a time per task
+
+    @property
+    def lazy_md5(self) -> bool:
+        """Whether the CDN writes pieces with the fast digest alone and computes the protocol's md5s from
+        disk when a peer needs them (:mod:`.lazy_md5`). Off unless the composition root turns it on, which it
+        does with ``fast_digest`` when the piece entries pass through :class:`supernode.piece_digests.DigestExtras`
+        (the hook that fills them in)."""
+        return self.ctx.lazy_md5
+
+    @lazy_md5.setter
+    def lazy_md5(self, on: bool) -> None:
+        self.ctx.lazy_md5 = bool(on) and self.ctx.fast_digest and self.config.cdn_pattern != "source"
 
     def set_listener(self, listener) -> None:
         self.listener = listener
@@ -195,6 +213,73 @@ class CdnManager:
         task = self._tasks.get(task_id)
         return task.digests.get(piece_num) if task is not None else None
 
+    def ensure_piece_md5(self, task_id: str, piece_num: int) -> str:
+        """The protocol md5 of a written piece: as recorded, or (lazy md5) computed from the stored piece now,
+        checked against its kept fast digest, and remembered. "" when the piece is not written here, or is
+        missing or broken on disk; a piece that no longer matches its fast digest is a corrupt task, collected
+        as :meth:`check_piece` does."""
+        if self.config.cdn_pattern == "source":
+            return ""
+        task = self._tasks.get(task_id)
+        if task is None or piece_num not in task.pieces or not task.piece_size:
+            return (task.pieces.get(piece_num) if task is not None else None) or ""
+        known = task.pieces.get(piece_num)
+        if known:
+            return known
+        try:
+            md5 = offload(lazy_md5.piece_hashes, self.storage, task_id, piece_num, task.piece_size,
+                          task.digests.get(piece_num, ""))
+        except lazy_md5.Corrupt as e:
+            log.warning("bad cdn piece, collecting task task=%s piece=%d: %s", task_id, piece_num, e)
+            self.delete(task_id, full=True)
+            return ""
+        if md5 is None:
+            log.warning("cdn piece missing or broken task=%s piece=%d", task_id, piece_num)
+            return ""
+        task.pieces[piece_num] = md5
+        return md5
+
+    def ensure_file_md5(self, task_id: str) -> str:
+        """The whole-file md5 of a cached task: as recorded, or (lazy md5) computed from the stored pieces
+        now, each checked against its kept fast digest, then recorded in the task's .md5 and .meta files.
+        "" when the task is not cached successfully here (or is corrupt: it is then collected)."""
+        if self.config.cdn_pattern == "source":
+            return ""
+        task = self._tasks.get(task_id)
+        if task is not None and task.file_md5:
+            return task.file_md5
+        if task is None or task.status != T.SUCCESS:
+            return ""
+        with self._lock:
+            lock = self._md5_locks.setdefault(task_id, threading.Lock())
+        with lock:
+            if task.file_md5:
+                return task.file_md5
+            meta = self.metas.read(task_id)
+            if meta is None or not meta.success:
+                return ""
+            if meta.realMd5:
+                task.file_md5 = meta.realMd5
+                return meta.realMd5
+            try:
+                md5 = offload(lazy_md5.file_md5, self.storage, task_id, meta.pieceSize, meta.httpFileLen,
+                              dict(task.digests))
+            except lazy_md5.Corrupt as e:
+                log.warning("bad cdn piece, collecting task task=%s: %s", task_id, e)
+                self.delete(task_id, full=True)
+                return ""
+            if md5 is None:
+                return ""
+            stored = self.metas.read_md5s(task_id)
+            if stored is not None:
+                self.metas.write_md5s(task_id, stored[0], md5)      # first: the .meta's realMd5 is the anchor
+            self.metas.update(task_id, realMd5=md5)
+            task.file_md5 = md5
+        with self._lock:
+            self._md5_locks.pop(task_id, None)
+        log.info("cdn whole-file md5 computed task=%s", task_id)
+        return md5
+
     def piece_path(self, task_id: str, raw_url: str = "") -> str:
         if self.config.cdn_pattern == "source":
             task = self._tasks.get(task_id)
@@ -214,7 +299,14 @@ class CdnManager:
             stored = self.metas.read_md5s(task_id)
             if known is None and stored is not None and piece_num < len(stored[0]):
                 known = stored[0][piece_num]
-        ok = verify_piece(self.storage, task_id, piece_num, piece_size, known, expected_md5)
+        digest = task.digests.get(piece_num, "") if task is not None else ""
+        if known and lazy_md5.is_digest(known):     # a lazy task's .md5 file keeps fast digests
+            known, digest = None, known
+        if not known and digest and piece_size:     # lazy md5: the piece is judged by its kept fast digest
+            wrapped = read_piece(self.storage, task_id, piece_num, piece_size)
+            ok = wrapped is not None and piece_digest.of(wrapped) == digest
+        else:
+            ok = verify_piece(self.storage, task_id, piece_num, piece_size, known, expected_md5)
         if not ok:
             log.warning("bad cdn piece, collecting task task=%s piece=%d", task_id, piece_num)
             self.delete(task_id, full=True)

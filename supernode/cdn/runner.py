@@ -11,9 +11,10 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from dfcommon import pieces
+from dfcommon import piece_digest, pieces
 from dfcommon.offload import cooperate
 
+from . import lazy_md5
 from .layout import data_key, md5_key
 from .metadata import FileMeta, MetaStore, now_ms
 from .segmented import SegmentedFetch, SourceChanged
@@ -42,6 +43,7 @@ class RunContext:
     source_chunk: int = 16 << 20    # bytes per Range request when there are several (rounded to whole pieces)
     downloads: "RunningCount" = field(default_factory=lambda: RunningCount())   # CDN downloads running now
     fast_digest: bool = False       # keep each piece's fast digest (dfcommon.piece_digest) while writing it
+    lazy_md5: bool = False          # with fast_digest: no md5s while writing, computed when asked (lazy_md5.py)
 
 
 class RunningCount:
@@ -69,6 +71,12 @@ class TaskRunner:
         self.piece_size = piece_size
         self.length = source_length
         self.supports_range = bool(info and info.supports_range)
+        self.digests: dict[int, str] = {}           # fast digests of the pieces written or found by this run
+
+    def _lazy(self) -> bool:
+        """Whether this run hashes with the fast digest alone (the md5s come later, from disk, if asked for):
+        ``lazy_md5`` and ``fast_digest`` on and a known length (the streaming sinks)."""
+        return self.ctx.lazy_md5 and self.ctx.fast_digest and self.length >= 0
 
     # -- detection -------------------------------------------------------------------------------
     def _same_file(self, meta: FileMeta) -> bool:
@@ -91,8 +99,9 @@ class TaskRunner:
             return 0
         return -2        # resume: the valid prefix is counted by the caller
 
-    def valid_prefix(self, file_md5) -> list[str]:
-        """Piece md5s of the leading pieces that are complete in the data file; feeds ``file_md5``."""
+    def valid_prefix(self, file_md5, lazy: bool = False) -> list[str]:
+        """Piece md5s of the leading pieces that are complete in the data file; feeds ``file_md5`` (when not
+        None). ``lazy``: their fast digests instead (kept in ``digests``), and "" for each md5."""
         total = pieces.piece_total(self.length, self.piece_size)
         key, md5s = data_key(self.task_id), []
         for n in range(total - 1):            # the last piece is always fetched again
@@ -101,8 +110,13 @@ class TaskRunner:
             if len(wrapped) != size + pieces.WRAP_SIZE or wrapped[:4] != pieces.header(size, self.piece_size) \
                     or wrapped[-1:] != pieces.TAIL:
                 break
-            file_md5.update(memoryview(wrapped)[4:-1])
-            md5s.append(pieces.piece_md5(wrapped))
+            if file_md5 is not None:
+                file_md5.update(memoryview(wrapped)[4:-1])
+            if lazy:
+                self.digests[n] = piece_digest.of(wrapped)
+                md5s.append("")
+            else:
+                md5s.append(pieces.piece_md5(wrapped))
         return md5s
 
     # -- the run -----------------------------------------------------------------------------------
@@ -112,17 +126,22 @@ class TaskRunner:
         mode = self.detect(meta)
         if mode == FULL_HIT and self.replay(meta):
             return
-        file_md5 = hashlib.md5()
+        lazy = self._lazy()
+        # the whole-file md5 is computed on the way only when it is checked now (a registered md5) or when the
+        # pieces get their md5s on the way too; otherwise it is computed from disk if a peer asks for it
+        file_md5 = hashlib.md5() if (self.req.md5 or not lazy) else None
         prefix: list[str] = []
         if mode == -2:
-            prefix = self.valid_prefix(file_md5)
-            if not prefix:
+            prefix = self.valid_prefix(file_md5, lazy)
+            if not prefix and file_md5 is not None:
                 file_md5 = hashlib.md5()
         if not prefix:
             self.fresh_meta()
         else:
             log.info("resuming cdn download task=%s piece=%d", self.task_id, len(prefix))
             for n, md5 in enumerate(prefix):
+                if n in self.digests:
+                    self._digest(n, self.digests[n])
                 self.report.piece(n, md5)
         self.download(len(prefix), file_md5, prefix)
 
@@ -142,10 +161,17 @@ class TaskRunner:
         if size != meta.fileLength:
             return False
         stored = self.ctx.metas.read_md5s(self.task_id)
-        if stored is None or len(stored[0]) != total or stored[1] != meta.realMd5:
-            md5s = self.rehash(meta, total)
+        # a lazy task's .md5 file keeps fast digests and maybe no file md5: this run takes it as it is when it
+        # is lazy too (and the fast digests are on), else it computes the md5s (checked against those digests)
+        lazy_lines = stored is not None and (not stored[1] or any(lazy_md5.is_digest(x) for x in stored[0]))
+        usable = lazy_lines and self.ctx.lazy_md5 and self.ctx.fast_digest
+        if stored is None or len(stored[0]) != total or stored[1] != meta.realMd5 or (lazy_lines and not usable):
+            md5s, real_md5 = self.rehash(meta, total, stored[0] if stored is not None else [])
             if md5s is None:
                 return False
+            if real_md5 != meta.realMd5:
+                self.ctx.metas.update(self.task_id, realMd5=real_md5)
+                meta.realMd5 = real_md5
             self.ctx.metas.write_md5s(self.task_id, md5s, meta.realMd5)
         else:
             md5s = stored[0]
@@ -153,11 +179,16 @@ class TaskRunner:
         if self.ctx.metrics is not None:
             self.ctx.metrics.cdn_cache_hit.inc()
         for n, md5 in enumerate(md5s):
+            if lazy_md5.is_digest(md5):
+                self._digest(n, md5)
+                md5 = ""
             self.report.piece(n, md5)
         self.report.success(meta.fileLength, meta.realMd5, meta.httpFileLen)
         return True
 
-    def rehash(self, meta: FileMeta, total: int) -> list[str] | None:
+    def rehash(self, meta: FileMeta, total: int, lines: list[str]) -> tuple[list[str] | None, str]:
+        """(piece md5s, file md5) from the data file. The file md5 must match the recorded one; a lazy task
+        recorded none, and its pieces must match the fast digests its .md5 file kept (``lines``)."""
         file_md5, md5s, key = hashlib.md5(), [], data_key(self.task_id)
         for n in range(total):
             _, size = pieces.source_span(n, self.piece_size, max(meta.httpFileLen, 0))
@@ -165,9 +196,17 @@ class TaskRunner:
             try:
                 file_md5.update(pieces.unwrap(wrapped))
             except ValueError:
-                return None
+                return None, ""
+            line = lines[n] if n < len(lines) else ""
+            if lazy_md5.is_digest(line) and piece_digest.of(wrapped) != line:
+                return None, ""
             md5s.append(pieces.piece_md5(wrapped))
-        return md5s if file_md5.hexdigest() == meta.realMd5 else None
+        real = file_md5.hexdigest()
+        if meta.realMd5:
+            return (md5s, real) if real == meta.realMd5 else (None, "")
+        if len(lines) != total or not all(lazy_md5.is_digest(x) for x in lines):
+            return None, ""             # nothing recorded to check the bytes against
+        return md5s, real
 
     def _chunk_pieces(self) -> int:
         return max(1, self.ctx.source_chunk // pieces.content_size(self.piece_size))
@@ -208,7 +247,13 @@ class TaskRunner:
 
     def _on_digest(self):
         """Where a written piece's fast digest goes, or None when the supernode keeps none."""
-        return getattr(self.report, "digest", None) if self.ctx.fast_digest else None
+        return self._digest if self.ctx.fast_digest else None
+
+    def _digest(self, num: int, value: str) -> None:
+        self.digests[num] = value
+        report = getattr(self.report, "digest", None)
+        if report is not None:
+            report(num, value)
 
     def download_single(self, start: int, start_piece: int, file_md5, prefix: list[str]) -> None:
         ctx = self.ctx
@@ -225,7 +270,7 @@ class TaskRunner:
                          eTag=resp.headers.get("ETag", ""))
         if self.length >= 0:        # known length: blocks go straight to disk, no piece is held in memory
             sink = StreamingPieceSink(writer, self.piece_size, start_piece, file_md5, self.report.piece, self.length,
-                                      on_digest=self._on_digest())
+                                      on_digest=self._on_digest(), piece_md5=not self._lazy())
         else:
             sink = PieceSink(writer, self.piece_size, start_piece, ctx.writers, file_md5, self.report.piece)
         try:
@@ -241,7 +286,7 @@ class TaskRunner:
                 raise
             return
         writer.close()
-        self.finish(start + sink.bytes_fed, file_md5.hexdigest(), prefix, written)
+        self.finish(start + sink.bytes_fed, file_md5.hexdigest() if file_md5 is not None else "", prefix, written)
 
     def download_segmented(self, start: int, start_piece: int, file_md5, prefix: list[str]) -> None:
         ctx = self.ctx
@@ -249,7 +294,7 @@ class TaskRunner:
         fetch = SegmentedFetch(ctx.source, self.req, ctx.storage, writer, self.piece_size, self.length, start_piece,
                                file_md5, self.report.piece, ctx.source_streams, self._chunk_pieces(),
                                self._check_cancel, self._on_block, alone=lambda: ctx.downloads.value <= 1,
-                               on_digest=self._on_digest())
+                               on_digest=self._on_digest(), piece_md5=not self._lazy())
         log.info("cdn download task=%s streams=%d chunks=%d", self.task_id, fetch.streams, len(fetch.chunks))
         try:
             written = fetch.run()
@@ -266,7 +311,7 @@ class TaskRunner:
             writer.close()
         etag, last_modified = fetch.validators or ("", "")
         ctx.metas.update(self.task_id, lastModified=ms_of_http_date(last_modified or None), eTag=etag)
-        self.finish(start + fetch.bytes_fed, file_md5.hexdigest(), prefix, written)
+        self.finish(start + fetch.bytes_fed, file_md5.hexdigest() if file_md5 is not None else "", prefix, written)
 
     def finish(self, total_read: int, real_md5: str, prefix: list[str], written: dict[int, str]) -> None:
         file_length = pieces.wrapped_length(total_read, self.piece_size)
@@ -282,6 +327,8 @@ class TaskRunner:
             log.warning("cdn download failed task=%s reason=%s", self.task_id, reason)
             return self.report.failure(reason, False)
         md5s = prefix + [written[n] for n in range(len(prefix), len(prefix) + len(written))]
-        self.ctx.metas.write_md5s(self.task_id, md5s, real_md5)
+        # a lazy run keeps each piece's fast digest where its md5 is not known (see lazy_md5.py)
+        lines = [md5 or self.digests.get(n, "") for n, md5 in enumerate(md5s)]
+        self.ctx.metas.write_md5s(self.task_id, lines, real_md5)
         log.info("cdn download done task=%s bytes=%d pieces=%d", self.task_id, total_read, len(md5s))
         self.report.success(file_length, real_md5, total_read)

@@ -29,14 +29,6 @@ from .writer import StreamingPieceSink
 log = logging.getLogger(__name__)
 
 
-class _NoFileHash:
-    """The chunk sinks' stand-in for the file md5, which the in-order hasher computes instead."""
-
-    @staticmethod
-    def update(_data) -> None:
-        return None
-
-
 class SourceChanged(Exception):
     """A chunk came from another version of the file than the first one."""
 
@@ -57,11 +49,12 @@ class SegmentedFetch:
 
     def __init__(self, source, req, storage, writer, piece_size: int, length: int, start_piece: int, file_md5,
                  on_written, streams: int, chunk_pieces: int, check_cancel, on_block, alone=lambda: True,
-                 on_digest=None):
+                 on_digest=None, piece_md5: bool = True):
         self.source, self.req, self.storage, self.writer = source, req, storage, writer
         self.piece_size, self.length = piece_size, length
         self.content_size = pieces.content_size(piece_size)
         self.file_md5, self.on_written, self.on_digest = file_md5, on_written, on_digest
+        self.piece_md5 = piece_md5          # False: lazy md5 (fast digest only); file_md5 None: no file md5
         self.check_cancel, self.on_block, self.alone = check_cancel, on_block, alone
         self.chunks = plan_chunks(length, piece_size, start_piece, chunk_pieces)
         self.streams = max(1, min(streams, len(self.chunks)))
@@ -77,10 +70,11 @@ class SegmentedFetch:
     def run(self) -> dict[int, str]:
         workers = [threading.Thread(target=self._work, args=(i,), name=f"cdn-stream-{i}", daemon=True)
                    for i in range(self.streams)]
-        hasher = threading.Thread(target=self._hash, name="cdn-file-md5", daemon=True)
-        for t in workers + [hasher]:
+        if self.file_md5 is not None:
+            workers.append(threading.Thread(target=self._hash, name="cdn-file-md5", daemon=True))
+        for t in workers:
             t.start()
-        for t in workers + [hasher]:
+        for t in workers:
             t.join()
         if self._error is not None:
             raise self._error
@@ -121,8 +115,8 @@ class SegmentedFetch:
         stop = min(end * self.content_size, self.length)
         resp = self.source.download_range(self.req, start, stop)
         self._check_validators(resp, i)
-        sink = StreamingPieceSink(self.writer, self.piece_size, first, _NoFileHash(), self.on_written, stop,
-                                  on_digest=self.on_digest)
+        sink = StreamingPieceSink(self.writer, self.piece_size, first, None, self.on_written, stop,   # file md5: _hash
+                                  on_digest=self.on_digest, piece_md5=self.piece_md5)
         fed = 0
         try:
             for block in self.source.body(resp):

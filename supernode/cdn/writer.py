@@ -172,18 +172,22 @@ class PieceSink(_Sink):
 
 def _seal(piece_md5, content_len: int, fast=None) -> str:
     """The protocol md5 string of a streamed piece once its content is hashed: the tail closes it (and the
-    fast digest, when kept)."""
-    piece_md5.update(pieces.TAIL)
+    fast digest, when kept); "" when the piece md5 is not computed here (``piece_md5`` None: lazy md5)."""
     if fast is not None:
         fast.update(pieces.TAIL)
+    if piece_md5 is None:
+        return ""
+    piece_md5.update(pieces.TAIL)
     return f"{piece_md5.hexdigest()}:{content_len + pieces.WRAP_SIZE}"
 
 
 def _hash_and_write(piece_md5, file_md5, writer, offset: int, block, native_write: bool, fast=None) -> None:
-    """One block of a streamed piece: into the piece md5, the file md5 and the fast digest (when kept), and to
-    disk when ``native_write``."""
-    piece_md5.update(block)
-    file_md5.update(block)
+    """One block of a streamed piece: into the piece md5, the file md5 and the fast digest (each when kept),
+    and to disk when ``native_write``."""
+    if piece_md5 is not None:
+        piece_md5.update(block)
+    if file_md5 is not None:
+        file_md5.update(block)
     if fast is not None:
         fast.update(block)
     if native_write:
@@ -200,19 +204,27 @@ class StreamingPieceSink(_Sink):
     its tail is written. Bytes beyond the announced length are counted but not stored: the runner then
     fails the task on the length mismatch; so does a source that ends early (its last piece is never
     reported).
+
+    With ``piece_md5=False`` (lazy md5, see :mod:`supernode.cdn.lazy_md5`) the pieces are hashed with the
+    fast digest alone and reported with the md5 "" (computed from disk if a peer needs it); ``file_md5`` may
+    be None (not computed on this path).
     """
 
     def __init__(self, writer, piece_size: int, start_piece: int, file_md5, on_written, length: int,
-                 depth: int = 4, on_digest=None):
+                 depth: int = 4, on_digest=None, piece_md5: bool = True):
         """``on_digest(piece_num, digest)``, when given, receives each piece's fast digest
         (:mod:`dfcommon.piece_digest`) just before ``on_written``: the same pass over the bytes computes it."""
         if length < 0:
             raise ValueError("StreamingPieceSink needs the source length")
+        if not piece_md5 and on_digest is None:
+            raise ValueError("a piece needs its md5 or its fast digest")
         super().__init__(writer, piece_size, start_piece, file_md5, on_written)
         self.length = length
         self.on_digest = on_digest
+        self.piece_md5 = piece_md5
         self._fast = None           # fast digest of the piece being written (with on_digest)
-        self._md5 = None            # md5 of the piece being written (None: no piece started)
+        self._md5 = None            # md5 of the piece being written (None: none started, or lazy md5)
+        self._started = False       # a piece is being written
         self._n = 0                 # content bytes of that piece
         self._fill = 0              # content bytes of it written so far
         self._steps = OrderedOffload(depth)     # hashing and writing, one native thread, in block order
@@ -221,7 +233,7 @@ class StreamingPieceSink(_Sink):
         view = memoryview(data)
         self.bytes_fed += len(view)
         while len(view):
-            if self._md5 is None and not self._begin():
+            if not self._started and not self._begin():
                 return                                  # beyond the announced length: not stored
             n = min(self._n - self._fill, len(view))
             block, view = view[:n], view[n:]
@@ -240,7 +252,8 @@ class StreamingPieceSink(_Sink):
             return False
         head = pieces.header(n, self.piece_size)
         self.writer.write_at(self.next_piece * self.piece_size, head)
-        self._md5, self._n, self._fill = hashlib.md5(head), n, 0
+        self._md5 = hashlib.md5(head) if self.piece_md5 else None
+        self._n, self._fill, self._started = n, 0, True
         if self.on_digest is not None:
             self._fast = piece_digest.new_hasher()
             self._fast.update(head)
@@ -251,7 +264,7 @@ class StreamingPieceSink(_Sink):
         self.writer.write_at(num * self.piece_size + 4 + n, pieces.TAIL)
         fast = self._fast
         self._steps.submit(_seal, self._md5, n, fast, then=lambda md5: self._written(num, md5, fast))
-        self._md5, self._fast, self.next_piece = None, None, num + 1
+        self._md5, self._fast, self._started, self.next_piece = None, None, False, num + 1
 
     def _written(self, num: int, md5: str, fast) -> None:
         self.md5s[num] = md5
@@ -262,7 +275,7 @@ class StreamingPieceSink(_Sink):
     def finish(self, empty_piece: bool) -> dict[int, str]:
         """Write the single empty piece of an empty source when ``empty_piece``; return ``{piece: md5}``."""
         try:
-            if empty_piece and self._md5 is None and self.length == 0 and self._begin(allow_empty=True):
+            if empty_piece and not self._started and self.length == 0 and self._begin(allow_empty=True):
                 self._end()
             self._steps.drain()
         finally:
