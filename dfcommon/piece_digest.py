@@ -8,8 +8,10 @@ own dfget/dfdaemon and our supernode a piece may instead carry ``pieceDigest: "x
   supernode ignores);
 - our supernode, when its ``fast_digest`` setting is on, answers ``pieceDigest: "xxh3-128"`` in the
   registration data and adds ``pieceDigest`` to the 601 piece entries of that client whose digest it knows;
-- ``pieceMd5`` stays in every entry, so a Dragonfly 1.x dfget (which offers nothing) gets exactly the
-  protocol's md5, and a piece without a fast digest is checked with md5 as before.
+- a Dragonfly 1.x dfget (which offers nothing) gets exactly the protocol's ``pieceMd5``, and a piece without
+  a fast digest is checked with md5 as before. Our supernode computes md5s lazily (only for the clients that
+  need them, :mod:`supernode.cdn.lazy_md5`), so an entry with ``pieceDigest`` may carry ``pieceMd5: ""``, and
+  the 600 reply to such a client may carry no whole-file md5.
 
 XXH3 is not a cryptographic hash: it guards against corruption in transit and on disk, as the protocol's
 md5 does; the whole-blob sha256 of registry layers still guards the content against a peer that lies.

@@ -4,8 +4,8 @@ See :mod:`dfcommon.piece_digest` for the negotiation. :class:`PieceDigests` reme
 registration offered the fast digest while ``fast_digest`` is on (a bounded table: the oldest entries go
 first, and a forgotten cid is simply checked with md5 again). :class:`DigestExtras` is the scheduler's
 ``piece_extras`` hook: after any other extras (peer tokens, scheme) it adds ``pieceDigest`` to a piece entry
-for such a cid when the CDN kept that piece's digest while writing it. ``pieceMd5`` is never removed, so a
-Dragonfly 1.x dfget, which offers nothing, gets exactly the protocol's fields.
+for such a cid when the CDN kept that piece's digest while writing it. A Dragonfly 1.x dfget, which offers
+nothing, gets exactly the protocol's fields.
 
 With the fast digest on, the CDN computes no md5 while writing (lazy md5, :mod:`supernode.cdn.lazy_md5`): a
 piece is recorded with the md5 "" until someone needs it. The hook fills ``pieceMd5`` in for every entry of a

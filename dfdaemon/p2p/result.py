@@ -117,7 +117,9 @@ class Result:
     message: str = ""
     task_id: str = ""
     node: str = ""
-    md5: str = ""
+    md5: str = ""                          # whole-file md5 when known: given (--md5), computed, or the
+                                           # supernode's; "" when every piece passed our supernode's fast
+                                           # digest and nobody computed one (lazy md5)
     back_source: bool = False
     status: int | None = None              # source HTTP status when the source refused
     nodes_tried: list = field(default_factory=list)
