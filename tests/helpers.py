@@ -1,5 +1,5 @@
 """Small helpers shared by the test tree: free ports, waiting for sockets, in-thread HTTP servers,
-the venv's scripts."""
+the venv's scripts, a settable clock."""
 from __future__ import annotations
 
 import os
@@ -55,3 +55,14 @@ def script(name: str) -> str:
     if not os.path.exists(path):
         raise FileNotFoundError(f"{name} is not installed in the venv (run make test)")
     return path
+
+
+class ManualClock:
+    """A clock a test sets by hand (``clock.now += 60``), passed where the code takes a ``clock`` callable,
+    so expiry, windows and delays are checked without waiting. Starts at ``now`` (default: the wall clock)."""
+
+    def __init__(self, now: float | None = None):
+        self.now = time.time() if now is None else now
+
+    def __call__(self) -> float:
+        return self.now

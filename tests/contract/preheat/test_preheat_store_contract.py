@@ -8,21 +8,10 @@ import redis
 
 from supernode.cluster.keys import Keys
 from supernode.cluster.preheat_store import RedisPreheatStore
-from supernode.preheat.models import FAILED, RUNNING, SUCCESS, PreheatRecord
+from supernode.preheat.models import FAILED, RUNNING, SUCCESS
 from supernode.preheat.store import PreheatStore
-
-
-class Clock:
-    def __init__(self, now=1_700_000_000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
-def rec(rid="a" * 64, status=SUCCESS, **kw):
-    return PreheatRecord(id=rid, type="file", url="http://o/x", status=status,
-                         headers={"Authorization": "Bearer s3cret"}, **kw)
+from tests.fixtures.preheat_records import preheat_record as rec
+from tests.helpers import ManualClock
 
 
 class SqliteBackend:
@@ -100,7 +89,7 @@ def test_saved_changes_are_read_back(backend):
 
 
 def test_expiry_drops_finished_records_and_their_jobs(backend):
-    clock = Clock()
+    clock = ManualClock(1_700_000_000.0)
     store = backend.open(ttl=100, clock=clock)
     store.put(rec("c" * 64, SUCCESS, finish_time=clock.now))
     store.put(rec("d" * 64, RUNNING))

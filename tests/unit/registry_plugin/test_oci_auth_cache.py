@@ -9,14 +9,7 @@ from registry_plugin.oci.challenge import Challenge
 from registry_plugin.oci.credentials import (BasicCredentials, ChainCredentials, DockerConfigCredentials,
                                              HostCredentials, StaticCredentials, as_source)
 from registry_plugin.oci.scope import parse_scopes
-
-
-class Clock:
-    def __init__(self, t=1_000_000.0):
-        self.t = t
-
-    def __call__(self):
-        return self.t
+from tests.helpers import ManualClock
 
 
 def test_token_response_expiry_and_issued_at():
@@ -33,15 +26,15 @@ def test_token_response_expiry_and_issued_at():
 
 
 def test_cache_renews_before_expiry():
-    clock = Clock()
+    clock = ManualClock(1_000_000.0)
     cache = TokenCache(clock)
-    cache.put("k", Token("t", clock.t + 300, 300))
+    cache.put("k", Token("t", clock.now + 300, 300))
     assert cache.get("k").token == "t"
-    clock.t += 265  # 35 s left, margin is 30 s
+    clock.now += 265  # 35 s left, margin is 30 s
     assert cache.get("k") is not None
-    clock.t += 10   # 25 s left: renew
+    clock.now += 10   # 25 s left: renew
     assert cache.get("k") is None
-    cache.put("k", Token("t2", clock.t + 60, 60))
+    cache.put("k", Token("t2", clock.now + 60, 60))
     assert cache.get("k").token == "t2"
     cache.invalidate("k")
     assert cache.get("k") is None

@@ -4,18 +4,9 @@ import pytest
 
 from webhooks.events import ImageEvent
 from webhooks.queue import CLAIMED, DEAD, DONE, READY, SqliteWorkQueue
+from tests.helpers import ManualClock
 
 from .webhook_payloads import digest
-
-
-class Clock:
-    """A settable clock, so windows and delays are checked without waiting."""
-
-    def __init__(self, now=1_000_000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 def ev(i, tag="v1", repo="library/app"):
@@ -24,7 +15,7 @@ def ev(i, tag="v1", repo="library/app"):
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return ManualClock(1_000_000.0)
 
 
 @pytest.fixture

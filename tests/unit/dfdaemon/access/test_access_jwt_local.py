@@ -14,18 +14,10 @@ from dfdaemon.mirror.access import AccessGuard, Decision, DecisionCache, auth_fi
 from registry_plugin.oci import TokenVerifier
 from registry_plugin.oci.challenge import Challenge
 from tests.fixtures.tokenserver import make_cert
-from tests.helpers import free_port
+from tests.helpers import free_port, ManualClock
 
 DIGEST = "sha256:" + "ab" * 32
 REPO = "team/app"
-
-
-class Clock:
-    def __init__(self, now=None):
-        self.now = now if now is not None else time.time()
-
-    def __call__(self):
-        return self.now
 
 
 class Up:
@@ -68,7 +60,7 @@ def _code(fn, *a):
 
 
 def test_verified_token_allows_and_is_cached_until_min_exp_max_ttl(signer):
-    clock = Clock()
+    clock = ManualClock()
     up = Up(signer.verifier)
     guard = AccessGuard(clock=clock, decision_cache=DecisionCache(clock), max_ttl=60, member_cache=_known(up))
     headers = signer(exp_in=30, now=clock.now)
@@ -132,7 +124,7 @@ def test_bad_input_is_refused_before_any_request(signer, repo, digest, code):
 
 
 def test_decision_cache_expiry_and_eviction():
-    clock = Clock(1000.0)
+    clock = ManualClock(1000.0)
     cache = DecisionCache(clock, max_entries=2)
     cache.put("a", Decision(True, 1010.0))
     cache.put("b", Decision(True, 1100.0))

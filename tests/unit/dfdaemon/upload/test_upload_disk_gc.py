@@ -1,6 +1,5 @@
 """Disk thresholds of the upload server's GC: least recently used first, never a file in use."""
 import os
-import time
 
 import pytest
 
@@ -8,23 +7,16 @@ from dfdaemon.upload.gc import DiskLimits, UploadGC
 from dfdaemon.upload.notify import HttpServiceDown
 from dfdaemon.upload.service import UploadService
 from dfdaemon.upload.wrapping import PieceRequest
+from tests.helpers import ManualClock
 
 EXPIRE = 3600.0
-
-
-class Clock:
-    def __init__(self):
-        self.now = time.time()
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture
 def env(tmp_path, supernode):
     data = tmp_path / "data"
     data.mkdir()
-    clock = Clock()
+    clock = ManualClock()
     service = UploadService(str(data))
     service.tasks._clock = clock
     node = f"127.0.0.1:{supernode.port}"

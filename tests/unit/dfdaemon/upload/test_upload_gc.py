@@ -7,23 +7,16 @@ import pytest
 from dfdaemon.upload.gc import UploadGC
 from dfdaemon.upload.notify import HttpServiceDown, supernode_base
 from dfdaemon.upload.service import UploadService
+from tests.helpers import ManualClock
 
 EXPIRE = 180.0
-
-
-class Clock:
-    def __init__(self):
-        self.now = time.time()
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture
 def env(tmp_path, supernode):
     data = tmp_path / "data"
     data.mkdir()
-    clock = Clock()
+    clock = ManualClock()
     service = UploadService(str(data))
     service.tasks._clock = clock
     gc = UploadGC(service, HttpServiceDown(), EXPIRE, clock=clock)

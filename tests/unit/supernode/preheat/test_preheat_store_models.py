@@ -2,21 +2,10 @@
 import json
 import sqlite3
 
-from supernode.preheat.models import FAILED, RUNNING, SUCCESS, PreheatRecord, rfc3339
+from supernode.preheat.models import FAILED, RUNNING, SUCCESS, rfc3339
 from supernode.preheat.store import PreheatStore
-
-
-class Clock:
-    def __init__(self, now=1_700_000_000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
-def rec(rid="a" * 64, status=SUCCESS, **kw):
-    return PreheatRecord(id=rid, type="file", url="http://o/x", status=status,
-                         headers={"Authorization": "Bearer s3cret"}, **kw)
+from tests.fixtures.preheat_records import preheat_record as rec
+from tests.helpers import ManualClock
 
 
 def test_rfc3339_and_legacy_view():
@@ -59,7 +48,7 @@ def test_running_records_are_failed_by_a_restart(tmp_path):
 
 
 def test_expiry_drops_finished_records_and_their_jobs(tmp_path):
-    clock = Clock()
+    clock = ManualClock(1_700_000_000.0)
     store = PreheatStore(str(tmp_path / "preheat.db"), ttl=100, clock=clock)
     store.put(rec("c" * 64, SUCCESS, finish_time=clock.now))
     store.put(rec("d" * 64, RUNNING))
