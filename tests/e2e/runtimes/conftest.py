@@ -92,23 +92,37 @@ def _stop_all(parts) -> None:
             pass
 
 
-@pytest.fixture(scope="module")
-def docker_stack(tmp_path_factory):
+def require_docker_tools() -> None:
+    """Skip unless root and dockerd, docker-registry, skopeo, ip and the busybox the test images carry are here."""
     require_root()
     require_tools("dockerd", "docker-registry", "skopeo", "ip")
     if not os.path.exists(BUSYBOX):
         pytest.skip(f"{BUSYBOX} not installed (Debian busybox-static; make test installs it)")
+
+
+def start_mirror_stack(tmp_path_factory, prefix: str, parts: list, *, registry_class=Registry,
+                       dfdaemon_extra: dict | None = None):
+    """Start a registry, a supernode and a dfdaemon mirroring that registry (inside the caller's namespace),
+    appending each to ``parts`` as it starts so the caller stops whatever did start. Returns the three."""
+    registry = registry_class(str(tmp_path_factory.mktemp(f"{prefix}-registry")), "plain").start()
+    parts.append(registry)
+    sn = SupernodeProcess(str(tmp_path_factory.mktemp(f"{prefix}-supernode")))
+    parts.append(sn)
+    dfd = DfdaemonProcess(str(tmp_path_factory.mktemp(f"{prefix}-dfdaemon")), nodes=[sn.node],
+                          remote=registry.url, extra=dfdaemon_extra or {})
+    parts.append(dfd)
+    return registry, sn, dfd
+
+
+@pytest.fixture(scope="module")
+def docker_stack(tmp_path_factory):
+    require_docker_tools()
     ns = Netns.create(extra_addrs=[f"{PROXY_ADDR}/32"])
     parts = []
     try:
         with ns.entered():
-            registry = AnyAddrRegistry(str(tmp_path_factory.mktemp("dk-registry")), "plain").start()
-            parts.append(registry)
-            sn = SupernodeProcess(str(tmp_path_factory.mktemp("dk-supernode")))
-            parts.append(sn)
-            dfd = DfdaemonProcess(str(tmp_path_factory.mktemp("dk-dfdaemon")), nodes=[sn.node],
-                                  remote=registry.url, extra={"proxies": [{"regx": "blobs/sha256.*"}]})
-            parts.append(dfd)
+            registry, sn, dfd = start_mirror_stack(tmp_path_factory, "dk", parts, registry_class=AnyAddrRegistry,
+                                                   dfdaemon_extra={"proxies": [{"regx": "blobs/sha256.*"}]})
             daemon_json = {"registry-mirrors": [dfd.url],
                            "insecure-registries": [f"{PROXY_ADDR}:{registry.port}"]}
             proxy = dfd.url

@@ -15,13 +15,9 @@ import docker
 import pytest
 
 from dfcommon.tls import make_test_pki
-from tests.e2e.p2p_stack import SupernodeProcess
-from tests.fixtures.registry import Registry
-from tests.integration.dfdaemon.mirror_stack import DfdaemonProcess
-
-from .conftest import _stop_all, require_root, require_tools, short_tmpdir
+from .conftest import _stop_all, require_docker_tools, short_tmpdir, start_mirror_stack
 from .daemons import DockerdProcess
-from .images import BUSYBOX, build_busybox_image
+from .images import build_busybox_image
 from .netns import Netns
 from .test_containerd_tls_mirror import tls_metric
 
@@ -35,24 +31,17 @@ MIRROR_ADDR = "10.213.0.2"
 
 @pytest.fixture(scope="module")
 def tls_docker_stack(tmp_path_factory):
-    require_root()
-    require_tools("dockerd", "docker-registry", "skopeo", "ip")
-    if not os.path.exists(BUSYBOX):
-        pytest.skip(f"{BUSYBOX} not installed (Debian busybox-static; make test installs it)")
+    require_docker_tools()
     created = [d for d in ("/etc/docker", CERTS_D) if not os.path.exists(d)]     # removed again after
     pki = make_test_pki(str(tmp_path_factory.mktemp("dk-tls-pki")), names=(MIRROR_ADDR, "127.0.0.1"))
     ns = Netns.create(extra_addrs=[f"{MIRROR_ADDR}/32"])
     parts = []
     try:
         with ns.entered():
-            registry = Registry(str(tmp_path_factory.mktemp("dk-tls-registry")), "plain").start()
-            parts.append(registry)
-            sn = SupernodeProcess(str(tmp_path_factory.mktemp("dk-tls-supernode")))
-            parts.append(sn)
-            dfd = DfdaemonProcess(str(tmp_path_factory.mktemp("dk-tls-dfdaemon")), nodes=[sn.node],
-                                  remote=registry.url, extra={"certpem": pki["cert"], "keypem": pki["key"], "host_ip": "0.0.0.0",
-                                         "allowed_clients": [f"{MIRROR_ADDR}/32"]})
-            parts.append(dfd)
+            registry, _sn, dfd = start_mirror_stack(
+                tmp_path_factory, "dk-tls", parts,
+                dfdaemon_extra={"certpem": pki["cert"], "keypem": pki["key"], "host_ip": "0.0.0.0",
+                                "allowed_clients": [f"{MIRROR_ADDR}/32"]})
             mirror_host = f"{MIRROR_ADDR}:{dfd.port}"
             dockerd = DockerdProcess(short_tmpdir("dfrt-dktls-"), {"registry-mirrors": [f"https://{mirror_host}"]})
             parts.append(dockerd)
