@@ -1,12 +1,13 @@
 """Who holds a piece, kept so that the scheduler's cost per call does not grow with the swarm.
 
-A task's holders of one piece are a ``HolderSet``: an ``array`` of small peer numbers (4 bytes per holder),
+A task's holders of one piece are a ``HolderSet``: an ``array`` of small peer numbers (2 bytes per holder
+while every number is below 65,536, then 4),
 so a random handful of holders is drawn in O(k) (``sample``) instead of looking at every holder, and a
 per-peer bitset of the task's pieces (``TaskHolders.held``: one bit per piece) answers "does this peer hold
 the piece" in O(1) and tells a leaving peer which arrays to leave. Peer ids map to numbers through one
 ``PeerIndex`` per store; a number is reused once its peer has left.
 
-Memory: about 4 bytes and one bit per (peer, piece) held, where sets of id strings and (task, piece) index
+Memory: about 2 bytes and one bit per (peer, piece) held, where sets of id strings and (task, piece) index
 tuples took well over 100.
 """
 from __future__ import annotations
@@ -112,7 +113,7 @@ class HolderSet(Set):
     __slots__ = ("_task", "_piece", "_nums")
 
     def __init__(self, task: TaskHolders, piece: int):
-        self._task, self._piece, self._nums = task, piece, array("i")
+        self._task, self._piece, self._nums = task, piece, array("H")
 
     def __contains__(self, pid) -> bool:
         return self._task.holds(pid, self._piece)
@@ -136,6 +137,8 @@ class HolderSet(Set):
         if byte >= len(bits):
             bits.extend(b"\0" * (byte + 1 - len(bits)))
         bits[byte] |= 1 << (self._piece & 7)
+        if n > 0xFFFF and self._nums.typecode == "H":
+            self._nums = array("i", self._nums)     # numbers past 16 bits: 4 bytes a holder from now on
         self._nums.append(n)
         if t.on_change is not None:
             t.on_change(self._piece, 1)

@@ -63,7 +63,7 @@ def test_incremental_records_equal_a_recount(ops):
                 pids = list(hs)
                 assert len(pids) == len(set(pids)) == len(hs)       # no peer twice in a piece's array
                 for pid in pids:
-                    assert t in s._held.get(pid, set()) and s.holds(pid, t, p)
+                    assert t in s.held_tasks(pid) and s.holds(pid, t, p)
             # the per-peer bitsets and the per-piece arrays say the same, counted afresh
             from_bits = {(n, p) for n in tp.holders.held for p in tp.holders.held_pieces(n)}
             from_arrays = {(s._index.get(pid), p) for p, hs in tp.holders.items() for pid in hs}
@@ -71,9 +71,14 @@ def test_incremental_records_equal_a_recount(ops):
         for src, bl in s.blacklist.items():
             for dst in bl:
                 assert src in s._blamed.get(dst, set())
-        for src, running in s._serving.items():
-            for cid, piece in running:
-                assert s.clients[cid].running[piece] == src
+        # the per-source cid lists name each client once per piece it fetches from that source, counted afresh
+        recount: dict = {}
+        for cid, cp in s.clients.items():
+            for src in cp.running.values():
+                if src:
+                    recount.setdefault(src, []).append(cid)
+        assert {src: sorted(cids) for src, cids in s._serving.items()} == \
+            {src: sorted(cids) for src, cids in recount.items()}
 
 
 def test_a_leaving_source_frees_the_pieces_fetched_from_it():
