@@ -271,6 +271,12 @@ class ProgressStore:
         done, running = cp.bits.done, cp.running
         return [p for p in tp.sn_pieces() if not done >> p & 1 and p not in running]
 
+    def task_holders(self, task_id: str) -> TaskHolders | None:
+        """The task's holder arrays and free pool (not part of SchedulerStore: the scheduler uses it when
+        present)."""
+        tp = self.tasks.get(task_id)
+        return tp.holders if tp is not None else None
+
     def rarity(self, task_id: str) -> RarityIndex | None:
         """The task's pieces by copies (not part of SchedulerStore: the scheduler uses it when present)."""
         tp = self.tasks.get(task_id)
@@ -337,6 +343,10 @@ class ProgressStore:
                     starts.pop(0)
                     if not starts:
                         del tp.sn_sending[piece]
+        if dst and tp is not None:              # one of its uploads ended: it may have room again
+            n = self._index.get(dst)
+            if n is not None and n in tp.holders.held:     # it holds pieces of this task
+                tp.holders.free.add(n)
         if dst:
             serving = self._serving.get(dst)
             if serving is not None:

@@ -68,6 +68,13 @@ def test_incremental_records_equal_a_recount(ops):
             from_bits = {(n, p) for n in tp.holders.held for p in tp.holders.held_pieces(n)}
             from_arrays = {(s._index.get(pid), p) for p, hs in tp.holders.items() for pid in hs}
             assert from_bits == from_arrays
+            # the free pool: each member once, its bitset and array agree, and (no scheduler draws take
+            # members out here) every peer holding a piece of the task is a member
+            pool = tp.holders.free
+            assert len(set(pool.nums)) == len(pool.nums)
+            assert all(n in pool for n in pool.nums) and \
+                sum(bin(b).count("1") for b in pool.member) == len(pool.nums)
+            assert {n for n, _ in from_bits} <= set(pool.nums)
         for src, bl in s.blacklist.items():
             for dst in bl:
                 assert src in s._blamed.get(dst, set())
@@ -93,3 +100,24 @@ def test_a_leaving_source_frees_the_pieces_fetched_from_it():
     assert s.uplinks == {} and s._serving == {}
     s.init_client("t", "c0", "p0")              # the same peer id back: nothing stale charged to it
     assert s.uplink_load("p0") == 0
+
+
+def test_free_pool_members_leave_when_full_and_come_back_when_an_upload_ends():
+    from supernode.scheduler.holders import FreePool
+    pool = FreePool()
+    for n in (3, 9, 3, 17):
+        pool.add(n)
+    assert sorted(pool.nums) == [3, 9, 17] and 9 in pool and 4 not in pool
+    pool.remove_at(list(pool.nums).index(9))
+    assert sorted(pool.nums) == [3, 17] and 9 not in pool
+    s = ProgressStore(clock=lambda: 0.0)
+    s.init_client("t", "c0", "p0")
+    s.init_client("t", "c1", "p1")
+    s.update("c0", "p0", "", 0, SUCCESS)           # p0 holds piece 0: a member
+    th = s.task_holders("t")
+    n0 = s._index.get("p0")
+    assert list(th.free.nums) == [n0]
+    th.free.remove_at(0)                           # a draw found it full
+    s.start_piece("c1", 0, "p0")
+    s.update("c1", "p1", "p0", 0, SUCCESS)         # its upload ended: back in the pool, with the new holder
+    assert sorted(th.free.nums) == sorted([n0, s._index.get("p1")])
