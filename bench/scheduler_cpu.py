@@ -89,6 +89,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-write", dest="write", action="store_false")
     args = ap.parse_args(argv)
     runs = []
+    measure(8, 500)             # not reported: the process's first calls (Flask's and the app's lazy set-up)
     for p in [int(x) for x in args.peers.split(",")]:
         r = measure(p, args.calls)
         runs.append(r)
@@ -104,7 +105,8 @@ The supernode's WSGI app called in-process through Flask's test client (routing,
 scheduler, metrics, JSON reply), one 1 GiB task of 256 pieces, every peer holding a random half of them.
 Each peer first makes one call (not measured), then random peers run dfget's pull loop: a call reporting the
 oldest piece handed out to it and asking for more, so every row measures the same kind of call ("pieces per
-call"). Process CPU time per call, so a busy machine changes the figures less than the socket benchmark's.
+call"). A first, unreported run of 8 peers warms the process up (without it the first row came out up to 1.5x high in trial runs).
+Process CPU time per call, so a busy machine changes the figures less than the socket benchmark's.
 Memory per peer: deep size of the scheduler state (peers, dfget tasks, piece progress, metrics) over the
 peers. Machine: {machine()}.
 

@@ -6,7 +6,13 @@ load processes) each register for that file and run the dfget pull loop without 
 result SUC), and register again as a new peer once told the download is finished. Peers' addresses are
 not dialled: only the scheduler is measured. Client and server share the machine's cores.
 
-    python -m bench.scheduler_rps [--peers 8,32,128] [--seconds 8] [--size-mib 256]
+    python -m bench.scheduler_rps [--peers 8,128,1024] [--seconds 8] [--size-mib 256] [--load raw|requests]
+
+``--load raw`` (the default) drives the peers from bench/sched_load.py: raw keep-alive sockets, one selectors
+loop per load process, our dfget's ``reportInPull`` loop (no ``/peer/piece/suc``). ``--load requests`` is the
+earlier generator (threads with requests sessions, ``/peer/piece/suc`` after each piece). Either way the
+supernode process's own CPU time (user + system, from /proc) is read before and after each row, so the
+table also gives the server's CPU per call, which the load generator's share of the cores does not move.
 """
 from __future__ import annotations
 
@@ -88,6 +94,29 @@ def _load_process(node, url, first, count, seconds, queue) -> None:
     queue.put(([x for lat, _ in out for x in lat], sum(e for _, e in out)))
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (getrusage of another process, from /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_raw(node, url, peers, seconds, procs=2) -> dict:
+    from bench.sched_load import load_process
+    host, port = node.rsplit(":", 1)
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    per = [peers // procs + (1 if i < peers % procs else 0) for i in range(procs)]
+    start_at = time.time() + 2.0 + peers / 500         # time to open every connection first
+    workers = [ctx.Process(target=load_process, args=(host, int(port), url, sum(per[:i]), per[i], seconds,
+                                                      start_at, q)) for i in range(procs) if per[i]]
+    for w in workers:
+        w.start()
+    while time.time() < start_at:
+        time.sleep(0.005)
+    return workers, q, start_at
+
+
 def measure(node, url, peers, seconds, procs=2) -> dict:
     q = mp.get_context("fork").Queue()
     per = [peers // procs + (1 if i < peers % procs else 0) for i in range(procs)]
@@ -110,7 +139,8 @@ def measure(node, url, peers, seconds, procs=2) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--peers", default="8,32,128")
+    ap.add_argument("--peers", default="8,128,1024")
+    ap.add_argument("--load", choices=["raw", "requests"], default="raw")
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--size-mib", type=int, default=256)
     ap.add_argument("--no-write", dest="write", action="store_false")
@@ -134,16 +164,40 @@ def main(argv=None) -> int:
                     raise SystemExit("the supernode did not cache the file within 120 s")
                 time.sleep(0.2)
             for p in [int(x) for x in args.peers.split(",")]:
-                r = measure(sn.node, url, p, args.seconds)
+                if args.load == "raw":
+                    workers, q, _ = measure_raw(sn.node, url, p, args.seconds)
+                    cpu0, t0 = _cpu_seconds(sn.proc.pid), time.monotonic()
+                    results = [q.get(timeout=args.seconds + 120) for _ in workers]
+                    cpu, elapsed = _cpu_seconds(sn.proc.pid) - cpu0, time.monotonic() - t0
+                    for w in workers:
+                        w.join(30)
+                    lat = sorted(x for r in results for x in r["latencies"])
+                    pct = lambda q_: 1000 * lat[min(len(lat) - 1, int(q_ * len(lat)))] if lat else 0.0  # noqa: E731
+                    regs = sum(r["registrations"] for r in results)
+                    r = {"peers": p, "requests": len(lat), "rps": len(lat) / elapsed, "p50_ms": pct(0.5),
+                         "p99_ms": pct(0.99), "errors": sum(r["errors"] for r in results), "seconds": elapsed,
+                         "registrations": regs, "server_cpu_s": cpu,
+                         "server_cpu_us_per_call": 1e6 * cpu / max(1, len(lat) + regs),
+                         "load": os.getloadavg()[0]}
+                else:
+                    cpu0 = _cpu_seconds(sn.proc.pid)
+                    r = measure(sn.node, url, p, args.seconds)
+                    r.update(server_cpu_s=_cpu_seconds(sn.proc.pid) - cpu0, registrations=0,
+                             load=os.getloadavg()[0])
+                    r["server_cpu_us_per_call"] = 1e6 * r["server_cpu_s"] / max(1, r["requests"])
                 data["runs"].append(r)
-                rows.append([p, r["requests"], round(r["rps"]), r["p50_ms"], r["p99_ms"], r["errors"]])
-                print(f"  peers={p} rps={r['rps']:.0f} p50={r['p50_ms']:.1f}ms p99={r['p99_ms']:.1f}ms", flush=True)
+                rows.append([p, r["requests"], round(r["rps"]), r["p50_ms"], r["p99_ms"], r["errors"],
+                             round(r["server_cpu_us_per_call"]), round(r["server_cpu_s"] / r["seconds"], 2),
+                             round(r["load"], 1)])
+                print(f"  peers={p} rps={r['rps']:.0f} p50={r['p50_ms']:.1f}ms p99={r['p99_ms']:.1f}ms "
+                      f"server cpu/call={r['server_cpu_us_per_call']:.0f}us", flush=True)
         finally:
             sn.stop()
             origin.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    headers = ["simulated peers", "/peer/task calls", "calls/s", "p50 (ms)", "p99 (ms)", "errors"]
+    headers = ["simulated peers", "/peer/task calls", "calls/s", "p50 (ms)", "p99 (ms)", "errors",
+               "server CPU per call (us)", "server cores busy", "load average"]
     print_table(headers, rows)
     from dfcommon.pieces import auto_piece_size
     piece_mib = auto_piece_size(args.size_mib << 20) >> 20

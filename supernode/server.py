@@ -77,7 +77,10 @@ class SupernodeServer:
         if listen:
             for port, app in ((self.config.port, self.app), (self.config.download_port, self.piece_app)):
                 tls = {"ssl_context": self._tls} if self._tls is not None else {}
-                server = WSGIServer((host, port), app, log=_AccessLog(), error_log=_AccessLog(),
+                # no access log object unless DEBUG is on: gevent formats each request's line (a time stamp
+                # and the request line) before handing it over, a cost per request for a line that is dropped
+                access = _AccessLog() if log.isEnabledFor(logging.DEBUG) else None
+                server = WSGIServer((host, port), app, log=access, error_log=_AccessLog(),
                                     limits=listener_limits(self.config, self.services.metrics), **tls)
                 server.start()
                 self._servers.append(server)

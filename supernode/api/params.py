@@ -23,6 +23,14 @@ class Params:
         self._data = {str(k).lower(): v for k, v in data.items()}
         self._lists = {str(k).lower(): v for k, v in (lists or {}).items()}
 
+    @classmethod
+    def from_lists(cls, lists) -> "Params":
+        """From (name, [values]) pairs in one pass: each name's first value, and all of them."""
+        self = cls.__new__(cls)
+        self._lists = {str(k).lower(): v for k, v in lists}
+        self._data = {k: v[0] for k, v in self._lists.items() if v}
+        return self
+
     def has(self, name: str) -> bool:
         return name.lower() in self._data
 
@@ -115,8 +123,7 @@ def body_params(request) -> Params:
 
 
 def query_params(request) -> Params:
-    args = request.args
-    return Params(args.to_dict(), {k: args.getlist(k) for k in args.keys()})
+    return Params.from_lists(request.args.lists())
 
 
 def check_task_id(value: str) -> str:

@@ -1,12 +1,13 @@
 """Who holds a piece, kept so that the scheduler's cost per call does not grow with the swarm.
 
-A task's holders of one piece are a ``HolderSet``: an ``array`` of small peer numbers (4 bytes per holder),
+A task's holders of one piece are a ``HolderSet``: an ``array`` of small peer numbers (2 bytes per holder
+while every number is below 65,536, then 4),
 so a random handful of holders is drawn in O(k) (``sample``) instead of looking at every holder, and a
 per-peer bitset of the task's pieces (``TaskHolders.held``: one bit per piece) answers "does this peer hold
 the piece" in O(1) and tells a leaving peer which arrays to leave. Peer ids map to numbers through one
 ``PeerIndex`` per store; a number is reused once its peer has left.
 
-Memory: about 4 bytes and one bit per (peer, piece) held, where sets of id strings and (task, piece) index
+Memory: about 2 bytes and one bit per (peer, piece) held, where sets of id strings and (task, piece) index
 tuples took well over 100.
 """
 from __future__ import annotations
@@ -56,11 +57,49 @@ def _has(bits: bytearray | None, piece: int) -> bool:
     return bits is not None and (piece >> 3) < len(bits) and bool(bits[piece >> 3] & (1 << (piece & 7)))
 
 
+class FreePool:
+    """Peers of one task that may have a free upload slot, as an array of peer numbers and a membership
+    bitset (about 4 bytes and one bit per peer). A peer joins when it first holds a piece of the task and
+    again whenever one of its uploads for the task ends; it is taken out when a draw finds its upload server
+    full or the peer gone. So the members are, lazily, the holders with room: when the few sampled holders of
+    a piece are all busy, the scheduler draws from here instead of looking at more pieces."""
+
+    __slots__ = ("nums", "member")
+
+    def __init__(self):
+        self.nums = array("i")
+        self.member = bytearray()
+
+    def add(self, n: int) -> None:
+        byte, bit = n >> 3, 1 << (n & 7)
+        member = self.member
+        if byte >= len(member):
+            member.extend(b"\0" * (byte + 1 - len(member)))
+        if not member[byte] & bit:
+            member[byte] |= bit
+            self.nums.append(n)
+
+    def remove_at(self, i: int) -> None:
+        """Take out the member at position ``i`` of ``nums`` (the last one takes its place)."""
+        nums = self.nums
+        n, last = nums[i], nums.pop()
+        if i < len(nums):
+            nums[i] = last
+        self.member[n >> 3] &= ~(1 << (n & 7)) & 0xFF
+
+    def __contains__(self, n: int) -> bool:
+        return _has(self.member, n)
+
+    def __len__(self) -> int:
+        return len(self.nums)
+
+
 class TaskHolders:
     """The holders of every piece of one task: per piece an array of peer numbers, per peer a bitset."""
 
     def __init__(self, index: PeerIndex):
         self.index = index
+        self.free = FreePool()                      # holders that may have an upload slot free
         self.pieces: dict[int, HolderSet] = {}
         self.held: dict[int, bytearray] = {}        # peer number -> bitset of the pieces it holds
         self.on_change = None                       # callable(piece, +1 / -1) when a piece gains / loses one
@@ -77,6 +116,9 @@ class TaskHolders:
     def holds(self, pid: str, piece: int) -> bool:
         n = self.index.get(pid)
         return n is not None and _has(self.held.get(n), piece)
+
+    def holds_number(self, n: int, piece: int) -> bool:
+        return _has(self.held.get(n), piece)
 
     def held_pieces(self, n: int) -> list[int]:
         bits = self.held.get(n)
@@ -112,7 +154,7 @@ class HolderSet(Set):
     __slots__ = ("_task", "_piece", "_nums")
 
     def __init__(self, task: TaskHolders, piece: int):
-        self._task, self._piece, self._nums = task, piece, array("i")
+        self._task, self._piece, self._nums = task, piece, array("H")
 
     def __contains__(self, pid) -> bool:
         return self._task.holds(pid, self._piece)
@@ -136,7 +178,10 @@ class HolderSet(Set):
         if byte >= len(bits):
             bits.extend(b"\0" * (byte + 1 - len(bits)))
         bits[byte] |= 1 << (self._piece & 7)
+        if n > 0xFFFF and self._nums.typecode == "H":
+            self._nums = array("i", self._nums)     # numbers past 16 bits: 4 bytes a holder from now on
         self._nums.append(n)
+        t.free.add(n)
         if t.on_change is not None:
             t.on_change(self._piece, 1)
 

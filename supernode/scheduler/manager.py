@@ -15,6 +15,7 @@ from supernode.cdn.types import FAILED, RUNNING, SOURCE_ERROR, SUCCESS, WAITING,
 from . import progress as P
 from .requests import (RESULT_FAIL, RESULT_SEMISUC, RESULT_SUC, TASK_FINISHED, TASK_RUNNING, TASK_STARTED,
                        PieceErrorReport, PullRequest, RegisterRequest)
+from .peers import intern
 from .scheduler import SUPERNODE, Assignment, Scheduler
 from .state import SchedulerState
 from .tasks import DF_FAILED, DF_RUNNING, DF_SUCCESS, DfgetTask, Task, new_task
@@ -47,8 +48,8 @@ class TaskManager:
                                      location=req.location, idc=req.idc)
             peer.scheme = getattr(req, "upload_scheme", "") or "http"     # https: the peer's upload server uses TLS
             st.add_dfget_task(DfgetTask(cid=req.cid, task_id=task.id, peer_id=peer.id, path=req.path,
-                                        call_system=req.call_system, dfdaemon=req.dfdaemon,
-                                        super_node_ip=req.super_node_ip, created=st.clock()))
+                                        call_system=intern(req.call_system), dfdaemon=req.dfdaemon,
+                                        super_node_ip=intern(req.super_node_ip), created=peer.created))
         log.info("registered task=%s peer=%s cid=%s new_task=%s", task.id, peer.id, req.cid, created)
         if trigger:
             self._trigger(task)

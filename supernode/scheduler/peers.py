@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
+from sys import intern as _intern
 from dataclasses import dataclass, field
 
 from dfcommon.errors import DfError
@@ -36,6 +37,11 @@ class Peer:
                 "serviceDown": self.service_down_time > 0}
 
 
+def intern(value):
+    """The one shared object of a string (others unchanged): ids, addresses and labels repeat per peer."""
+    return _intern(value) if type(value) is str else value
+
+
 def _rfc3339(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
@@ -55,6 +61,8 @@ class PeerRegistry:
 
     def register(self, ip: str, host_name: str, port: int, version: str = "", cdn_pattern: bool = False,
                  location: str = "", idc: str = "") -> Peer:
+        # one string object per distinct address, name and version, however many registrations repeat them
+        ip, host_name, version = intern(ip), intern(host_name), intern(version)
         with self._lock:
             nano = max(time.time_ns(), self._last_nano + 1)     # unique even within one clock tick
             self._last_nano = nano

@@ -123,9 +123,13 @@ class ProgressStore:
         self._fetching: set[str] = set()        # tasks whose CDN download runs
         # indexes that let a leaving peer be forgotten without scanning every task and blacklist:
         self._index = PeerIndex()                            # peer id <-> number in the holder arrays
-        self._held: dict[str, tuple[str, ...]] = {}          # peer -> tasks it was recorded holding pieces of
+        # peer -> the task it was recorded holding pieces of (the task id itself: most peers hold one task),
+        # or a tuple of them when it holds pieces of several (see held_tasks)
+        self._held: dict[str, str | tuple[str, ...]] = {}
         self._blamed: dict[str, set[str]] = {}              # peer -> peers whose blacklist names it
-        self._serving: dict[str, list[tuple[str, int]]] = {}  # peer -> (cid, piece) running from it
+        # peer -> the cids fetching from it, once per piece (which pieces: the client's ``running``, at most
+        # peer_down_limit of them); cid strings only, no (cid, piece) tuples: about 100 bytes a serving peer less
+        self._serving: dict[str, list[str]] = {}
 
     # --- supernode side -------------------------------------------------------------------
     def init_task(self, task_id: str, reset: bool = False) -> TaskProgress:
@@ -267,6 +271,12 @@ class ProgressStore:
         done, running = cp.bits.done, cp.running
         return [p for p in tp.sn_pieces() if not done >> p & 1 and p not in running]
 
+    def task_holders(self, task_id: str) -> TaskHolders | None:
+        """The task's holder arrays and free pool (not part of SchedulerStore: the scheduler uses it when
+        present)."""
+        tp = self.tasks.get(task_id)
+        return tp.holders if tp is not None else None
+
     def rarity(self, task_id: str) -> RarityIndex | None:
         """The task's pieces by copies (not part of SchedulerStore: the scheduler uses it when present)."""
         tp = self.tasks.get(task_id)
@@ -288,6 +298,7 @@ class ProgressStore:
         cp = self.clients[cid]
         tp = self.init_task(cp.task_id)
         cp.bits.set(piece, RUNNING)
+        again = cp.running.get(piece, None) == dst_pid      # the same fetch started twice: served once
         cp.running[piece] = dst_pid
         tp.in_flight[piece] = tp.in_flight.get(piece, 0) + 1
         tp.rarity.flight_changed(piece, 1)
@@ -298,9 +309,9 @@ class ProgressStore:
             self.uplinks[ps.uplink] = self.uplinks.get(ps.uplink, 0) + 1
             serving = self._serving.get(dst_pid)
             if serving is None:
-                self._serving[dst_pid] = [(cid, piece)]
-            elif (cid, piece) not in serving:       # at most peer_up_limit long: a list, not a set
-                serving.append((cid, piece))
+                self._serving[dst_pid] = [cid]
+            elif not again:                         # at most peer_up_limit long: a list, not a set
+                serving.append(cid)
         else:
             tp.superload += 1
             tp.superload_changed = self._clock()
@@ -332,11 +343,15 @@ class ProgressStore:
                     starts.pop(0)
                     if not starts:
                         del tp.sn_sending[piece]
+        if dst and tp is not None:              # one of its uploads ended: it may have room again
+            n = self._index.get(dst)
+            if n is not None and n in tp.holders.held:     # it holds pieces of this task
+                tp.holders.free.add(n)
         if dst:
             serving = self._serving.get(dst)
             if serving is not None:
                 try:
-                    serving.remove((cp.cid, piece))
+                    serving.remove(cp.cid)
                 except ValueError:
                     pass
                 if not serving:
@@ -370,7 +385,10 @@ class ProgressStore:
             self.init_task(cp.task_id).holders.of(piece).add(src_pid)
             held = self._held.get(src_pid)
             if held is None:
-                self._held[src_pid] = (cp.task_id,)
+                self._held[src_pid] = cp.task_id
+            elif type(held) is str:
+                if held != cp.task_id:
+                    self._held[src_pid] = (held, cp.task_id)
             elif cp.task_id not in held:            # a peer holds pieces of a task or a few: a short tuple
                 self._held[src_pid] = held + (cp.task_id,)
         if status != RUNNING:
@@ -402,6 +420,11 @@ class ProgressStore:
     def blacklisted(self, src_pid: str, dst_pid: str) -> bool:
         return self.blacklist.get(src_pid, {}).get(dst_pid, 0) > 0
 
+    def held_tasks(self, peer_id: str) -> tuple[str, ...]:
+        """The tasks ``peer_id`` was recorded holding pieces of (the index a leaving peer is forgotten by)."""
+        held = self._held.get(peer_id, ())
+        return (held,) if type(held) is str else held
+
     # --- removal --------------------------------------------------------------------------
     def delete_client(self, cid: str) -> None:
         cp = self.clients.get(cid)
@@ -419,9 +442,11 @@ class ProgressStore:
         self._fetching.discard(task_id)
 
     def delete_peer(self, peer_id: str) -> None:
-        for cid, piece in list(self._serving.get(peer_id, ())):   # pieces others fetch from it: fetch again
+        for cid in set(self._serving.get(peer_id, ())):   # pieces others fetch from it: fetch again
             cp = self.clients.get(cid)
-            if cp is not None and cp.running.get(piece) == peer_id:
+            if cp is None:
+                continue
+            for piece in [p for p, src in cp.running.items() if src == peer_id]:
                 self._release(cp, piece)
                 cp.bits.set(piece, WAITING)
         self._serving.pop(peer_id, None)
@@ -439,7 +464,8 @@ class ProgressStore:
             if bl is not None:
                 bl.pop(peer_id, None)
         n = self._index.get(peer_id)
-        for task_id in self._held.pop(peer_id, ()):     # the pieces it held (gone tasks: nothing to do)
+        held = self._held.pop(peer_id, ())
+        for task_id in (held,) if type(held) is str else held:     # the pieces it held (gone tasks: nothing to do)
             tp = self.tasks.get(task_id)
             if tp is not None and n is not None:
                 tp.holders.forget(n)

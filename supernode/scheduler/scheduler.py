@@ -44,6 +44,7 @@ SUPERNODE = ""        # the source id of the supernode in running/progress recor
 SECOND_COPY_AFTER = 10.0    # seconds a supernode send may run before another client gets a copy of its piece
 CANDIDATES = 8              # holders of a piece looked at per call (a random sample when there are more)
 LOCAL_CANDIDATES = 16       # the sample for a client that says where it is (more chances of a near holder)
+POOL_DRAWS = 12             # draws from a task's free pool for a piece whose sampled holders are all busy
 MAX_EXAMINED = 24           # pieces a call looks at before it answers with what it found (or 602)
 _LIVE, _SKIP, _DEAD = 0, 1, 2   # a holder serves this client / not this client / nobody (dropped as a holder)
 
@@ -131,11 +132,17 @@ class Scheduler:
             view = PieceView(holders=lambda p: len(pr.holders(task_id, p)),
                              in_flight=lambda p: pr.in_flight(task_id, p), running=list(client.running))
             order = self.policy.order(available, view, self.rng)
+        th = pr.task_holders(task_id) if hasattr(pr, "task_holders") else None
         for examined, piece in enumerate(order):
             if examined >= MAX_EXAMINED:
                 break                         # enough looking: the client asks again after its next piece
             holders = [] if sn_only else live(piece)
             dst = SUPERNODE if sn_only else self._pick_holder(holders, me)
+            if dst == SUPERNODE and not sn_only and th is not None:
+                extra = self._free_holders(th, piece, peer_id, verdicts, draws)
+                if extra:                     # the sampled holders are busy: holders with room, from the pool
+                    holders = holders + extra
+                    dst = self._pick_holder(extra, me)
             if dst == SUPERNODE and self.limits.supernode_full(sn_task, sn_total):
                 continue                      # the supernode already serves its share
             if dst == SUPERNODE and not sn_only and self._on_its_way(task_id, piece, holders):
@@ -177,6 +184,48 @@ class Scheduler:
         for pid in dead:
             self.progress.drop_holder(task_id, piece, pid)
         return live
+
+    def _free_holders(self, th, piece: int, requester: str, verdicts: dict, draws: int) -> list[str]:
+        """Holders of ``piece`` that can serve ``requester`` and have an upload slot free, drawn from the task's
+        free pool (holders.FreePool) when the sampled holders were all busy: at most ``POOL_DRAWS`` draws,
+        up to ``draws`` // 4 found. A member found full or dead is taken out of the pool (it comes back when
+        one of its uploads ends), so the pool keeps, lazily, the holders with room; nothing is drawn when
+        the sample already looked at every holder of the piece."""
+        hs = th.get(piece)
+        pool = th.free
+        if hs is None or len(hs) <= draws or not len(pool):
+            return []
+        out: list[str] = []
+        nums, pid_of, has = pool.nums, th.index.pid, th.holds_number
+        peers, uplink_load, limit = self.peers.get, self.progress.uplink_load, self.limits.peer_up_limit
+        get, verdict_of, rand = verdicts.get, self._verdict, self.rng.random
+        want = max(1, draws // 4)
+        for _ in range(POOL_DRAWS):
+            size = len(nums)
+            if not size:
+                break
+            i = int(rand() * size)
+            n = nums[i]
+            pid = pid_of(n)
+            peer = peers(pid) if pid is not None else None
+            if peer is None:
+                pool.remove_at(i)             # gone (its number may come back with another peer)
+                continue
+            if uplink_load(peer.uplink) + 1 > limit:
+                pool.remove_at(i)             # full now: back when one of its uploads ends
+                continue
+            if not has(n, piece):
+                continue
+            verdict = get(pid)
+            if verdict is None:
+                verdict = verdicts[pid] = verdict_of(pid, requester)
+            if verdict == _DEAD:
+                pool.remove_at(i)
+            elif verdict == _LIVE and pid not in out:
+                out.append(pid)
+                if len(out) >= want:
+                    break
+        return out
 
     def _verdict(self, pid: str, requester: str) -> int:
         peer, state = self.peers.get(pid), self.progress.peer(pid)

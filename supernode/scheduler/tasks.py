@@ -136,7 +136,9 @@ class DfgetTaskRegistry:
 
     def __init__(self):
         self._items: dict[tuple[str, str], DfgetTask] = {}
-        self._by_peer: dict[tuple[str, str], str] = {}      # (peer id, task id) -> cid
+        # peer id -> its dfget task (a peer is one dfget run: one task, nearly always), or task id -> dfget task
+        # when it has several; no (peer id, task id) tuple per registration
+        self._by_peer: dict[str, DfgetTask | dict[str, DfgetTask]] = {}
         self._lock = threading.Lock()
 
     def add(self, dt: DfgetTask) -> DfgetTask | None:
@@ -144,10 +146,34 @@ class DfgetTaskRegistry:
         with self._lock:
             old = self._items.get((dt.cid, dt.task_id))
             if old is not None:
-                self._by_peer.pop((old.peer_id, old.task_id), None)
+                self._unindex(old)
             self._items[(dt.cid, dt.task_id)] = dt
-            self._by_peer[(dt.peer_id, dt.task_id)] = dt.cid
+            self._index(dt)
             return old
+
+    def _index(self, dt: DfgetTask) -> None:
+        cur = self._by_peer.get(dt.peer_id)
+        if cur is None or (type(cur) is not dict and cur.task_id == dt.task_id):
+            self._by_peer[dt.peer_id] = dt
+        elif type(cur) is not dict:
+            self._by_peer[dt.peer_id] = {cur.task_id: cur, dt.task_id: dt}
+        else:
+            cur[dt.task_id] = dt
+
+    def _unindex(self, dt: DfgetTask) -> None:
+        cur = self._by_peer.get(dt.peer_id)
+        if cur is None:
+            return
+        if type(cur) is not dict:
+            if cur is dt:
+                del self._by_peer[dt.peer_id]
+            return
+        if cur.get(dt.task_id) is dt:
+            del cur[dt.task_id]
+        if len(cur) == 1:
+            self._by_peer[dt.peer_id] = next(iter(cur.values()))
+        elif not cur:
+            del self._by_peer[dt.peer_id]
 
     def get(self, cid: str, task_id: str) -> DfgetTask | None:
         return self._items.get((cid, task_id))
@@ -159,13 +185,16 @@ class DfgetTaskRegistry:
         return dt
 
     def cid_of(self, peer_id: str, task_id: str) -> str | None:
-        return self._by_peer.get((peer_id, task_id))
+        cur = self._by_peer.get(peer_id)
+        if cur is not None and type(cur) is dict:
+            cur = cur.get(task_id)
+        return cur.cid if cur is not None and cur.task_id == task_id else None
 
     def delete(self, cid: str, task_id: str) -> DfgetTask | None:
         with self._lock:
             dt = self._items.pop((cid, task_id), None)
             if dt is not None:
-                self._by_peer.pop((dt.peer_id, dt.task_id), None)
+                self._unindex(dt)
             return dt
 
     def for_task(self, task_id: str) -> list[DfgetTask]:

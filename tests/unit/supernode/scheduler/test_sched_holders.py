@@ -68,3 +68,34 @@ def test_a_free_holder_is_found_among_many_busy_ones():
         assert progress.uplink_load(peers.get(a.dst_pid).uplink) == 1
         sources.append(a.dst_pid)
     assert len(set(sources)) == len(sources)       # each holder serves one piece at a time (peer_up_limit=1)
+
+
+def test_the_one_holder_with_room_is_found_through_the_free_pool():
+    """200 holders of the only piece, every upload server full but one: the sampled holders are busy, and the
+    draws from the task's free pool take the full ones out, so within a bounded number of calls the client
+    gets the one with room (never the supernode: it keeps its slots for new pieces while the CDN fetches)."""
+    from supernode.scheduler.scheduler import POOL_DRAWS
+    progress, peers = ProgressStore(), PeerRegistry()
+    sched = Scheduler(progress, peers, create_policy("rarest-first"), Limits(peer_up_limit=1), random.Random(5))
+    progress.sn_piece("t", 0, "m")
+    holders = []
+    for i in range(200):
+        peer = peers.register(f"10.1.{i // 200}.{i % 200 + 1}", f"h{i}", 15001)
+        progress.init_client("t", f"c{i}", peer.id)
+        progress.update(f"c{i}", peer.id, SUPERNODE, 0, SUCCESS)
+        holders.append(peer)
+    free = holders[137]
+    for i, peer in enumerate(holders):
+        if peer is not free:                       # its one upload slot taken by another download
+            progress.init_client("t", f"l{i}", f"lp{i}")
+            progress.start_piece(f"l{i}", 0, peer.id, peer.uplink)
+    assert len(progress.task_holders("t").free) == 200
+    me = peers.register("10.9.0.1", "me", 15001)
+    progress.init_client("t", "me", me.id)
+    for calls in range(1, 200 // POOL_DRAWS + 2):
+        r = sched.schedule("t", "me", me.id)
+        if r.assignments:
+            break
+        assert r.wait
+    assert [a.dst_pid for a in r.assignments] == [free.id]
+    assert len(progress.task_holders("t").free) <= 200 - POOL_DRAWS * (calls - 1)

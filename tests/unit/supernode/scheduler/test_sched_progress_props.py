@@ -63,17 +63,29 @@ def test_incremental_records_equal_a_recount(ops):
                 pids = list(hs)
                 assert len(pids) == len(set(pids)) == len(hs)       # no peer twice in a piece's array
                 for pid in pids:
-                    assert t in s._held.get(pid, set()) and s.holds(pid, t, p)
+                    assert t in s.held_tasks(pid) and s.holds(pid, t, p)
             # the per-peer bitsets and the per-piece arrays say the same, counted afresh
             from_bits = {(n, p) for n in tp.holders.held for p in tp.holders.held_pieces(n)}
             from_arrays = {(s._index.get(pid), p) for p, hs in tp.holders.items() for pid in hs}
             assert from_bits == from_arrays
+            # the free pool: each member once, its bitset and array agree, and (no scheduler draws take
+            # members out here) every peer holding a piece of the task is a member
+            pool = tp.holders.free
+            assert len(set(pool.nums)) == len(pool.nums)
+            assert all(n in pool for n in pool.nums) and \
+                sum(bin(b).count("1") for b in pool.member) == len(pool.nums)
+            assert {n for n, _ in from_bits} <= set(pool.nums)
         for src, bl in s.blacklist.items():
             for dst in bl:
                 assert src in s._blamed.get(dst, set())
-        for src, running in s._serving.items():
-            for cid, piece in running:
-                assert s.clients[cid].running[piece] == src
+        # the per-source cid lists name each client once per piece it fetches from that source, counted afresh
+        recount: dict = {}
+        for cid, cp in s.clients.items():
+            for src in cp.running.values():
+                if src:
+                    recount.setdefault(src, []).append(cid)
+        assert {src: sorted(cids) for src, cids in s._serving.items()} == \
+            {src: sorted(cids) for src, cids in recount.items()}
 
 
 def test_a_leaving_source_frees_the_pieces_fetched_from_it():
@@ -88,3 +100,24 @@ def test_a_leaving_source_frees_the_pieces_fetched_from_it():
     assert s.uplinks == {} and s._serving == {}
     s.init_client("t", "c0", "p0")              # the same peer id back: nothing stale charged to it
     assert s.uplink_load("p0") == 0
+
+
+def test_free_pool_members_leave_when_full_and_come_back_when_an_upload_ends():
+    from supernode.scheduler.holders import FreePool
+    pool = FreePool()
+    for n in (3, 9, 3, 17):
+        pool.add(n)
+    assert sorted(pool.nums) == [3, 9, 17] and 9 in pool and 4 not in pool
+    pool.remove_at(list(pool.nums).index(9))
+    assert sorted(pool.nums) == [3, 17] and 9 not in pool
+    s = ProgressStore(clock=lambda: 0.0)
+    s.init_client("t", "c0", "p0")
+    s.init_client("t", "c1", "p1")
+    s.update("c0", "p0", "", 0, SUCCESS)           # p0 holds piece 0: a member
+    th = s.task_holders("t")
+    n0 = s._index.get("p0")
+    assert list(th.free.nums) == [n0]
+    th.free.remove_at(0)                           # a draw found it full
+    s.start_piece("c1", 0, "p0")
+    s.update("c1", "p1", "p0", 0, SUCCESS)         # its upload ended: back in the pool, with the new holder
+    assert sorted(th.free.nums) == sorted([n0, s._index.get("p1")])
