@@ -22,8 +22,9 @@ def lease_name(task_id: str) -> str:
 
 
 class ClusterCdn:
-    def __init__(self, inner, node, records):
+    def __init__(self, inner, node, records, budget=None):
         self.inner, self.node, self.records = inner, node, records
+        self.budget = budget                  # max_source_downloads for the cluster (budgets.py), or None
         self._runs: set[str] = set()          # tasks whose CDN download this member runs or ran
         self._lock = threading.Lock()
 
@@ -38,6 +39,29 @@ class ClusterCdn:
     def owned(self) -> list[str]:
         with self._lock:
             return sorted(self._runs)
+
+    def probe(self, req: T.SourceRequest) -> T.SourceInfo:
+        """A new task's probe: counted against the cluster's ``max_source_downloads`` first (503 beyond it, and
+        503 when Redis cannot say), then the member's own probe."""
+        if self.budget is not None and req.task_id not in self.inner.running():
+            self.budget.admit(req.task_id)
+            try:
+                return self.inner.probe(req)
+            except Exception:
+                self._release_budget(req.task_id)
+                raise
+        return self.inner.probe(req)
+
+    def _release_budget(self, task_id: str) -> None:
+        try:
+            self.budget.release(task_id)
+        except REDIS_ERRORS as e:              # the entry lapses after lease_ttl
+            self.node.outage.failed("source download budget", e)
+
+    def renew_budget(self) -> None:
+        """After each heartbeat: keep this member's running fetches counted (Redis errors: the beat's)."""
+        if self.budget is not None:
+            self.budget.renew(self.inner.running())
 
     def trigger(self, req: T.SourceRequest, piece_size: int, source_length: int) -> None:
         if not self.node.leases.take(lease_name(req.task_id)):
@@ -103,6 +127,9 @@ class ClusterCdnEvents:
             if task is not None:
                 self.records.publish_status(task)
             self.node.leases.release(lease_name(task_id))
+            budget = getattr(self.cdn, "budget", None)
+            if budget is not None:
+                budget.release(task_id)
         except REDIS_ERRORS as e:
             self.node.outage.failed("cdn outcome", e)
             with self._lock:

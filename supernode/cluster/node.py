@@ -30,6 +30,7 @@ class ClusterNode:
         self.leases = Leases(self.redis, self.keys, self.member_id, conf.lease_ttl, self.metrics)
         self.membership = Membership(self.redis, self.keys, self.member_id, self.info, conf, self.leases,
                                      metrics=self.metrics, outage=self.outage)
+        self.runners: list = []                 # other threads of the member (start() / stop()), e.g. signals
         log.info("cluster member=%s redis=%s", self.member_id, safe_url(conf.redis_url))
 
     def set_load(self, load) -> None:
@@ -37,8 +38,12 @@ class ClusterNode:
 
     def start(self) -> None:
         self.membership.start()
+        for runner in self.runners:
+            runner.start()
 
     def stop(self) -> None:
+        for runner in self.runners:
+            runner.stop()
         self.membership.stop()
 
 

@@ -154,9 +154,14 @@ class SharedRecords:
                                        scheme=pd.get("scheme", "http")))
         if float(pd.get("down") or 0) and not peer.service_down_time:
             peer.service_down_time = float(pd["down"])
-        if st.dfget_tasks.get(doc["cid"], task_id) is None:
+        known = st.dfget_tasks.get(doc["cid"], task_id)
+        # a client that moved to another member registered again there under a new peer id (same cid): the
+        # shared doc names the new peer, which is the one to schedule from now on
+        if known is None or known.peer_id != peer.id:
             dt = DfgetTask(cid=doc["cid"], task_id=task_id, peer_id=peer.id, path=doc.get("path", ""),
                            call_system=doc.get("call_system", ""), dfdaemon=bool(doc.get("dfdaemon")),
                            super_node_ip=doc.get("super_node_ip", ""), created=float(doc.get("created", 0)))
+            if known is not None:
+                st.metrics.dfgettasks.labels(known.call_system, known.status).dec()
             st.dfget_tasks.add(dt)          # not add_dfget_task: its progress is in the shared store already
             st.metrics.dfgettasks.labels(dt.call_system, dt.status).inc()

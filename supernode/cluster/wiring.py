@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from supernode.scheduler import CdnEvents
 
+from .budgets import SharedTokenBucket, SourceDownloadBudget
 from .cdn import ClusterCdn, ClusterCdnEvents
 from .manager import ClusterTaskManager
 from .node import ClusterNode, cluster_of
 from .pieces import PieceRelay
 from .records import SharedRecords
+from .shared_gc import SharedGc, run_safely
+from .signals import ClusterSignals
 from .store import RedisSchedulerStore
 from .takeover import TakeOver
 
@@ -21,8 +24,12 @@ def install_cluster(services, client=None) -> ClusterNode:
     st = services.state
     store = RedisSchedulerStore(node.redis, node.keys)
     st.progress = services.scheduler.progress = store
+    st.signals = ClusterSignals(node.redis, node.keys, node.member_id, node.outage)     # held 602s, cluster-wide
+    node.runners.append(st.signals)
     records = SharedRecords(node.redis, node.keys, st, node.member_id)
-    cdn = ClusterCdn(services.cdn, node, records)
+    cdn = ClusterCdn(services.cdn, node, records, SourceDownloadBudget(
+        node.redis, node.keys, services.config.max_source_downloads, node.conf.lease_ttl, node.outage))
+    _share_bandwidth(services.config, cdn.inner, node)
     services.cdn = cdn
     services.piece_errors.cdn = cdn
     services.manager = ClusterTaskManager(services.config, st, services.scheduler, cdn, services.piece_errors,
@@ -31,8 +38,30 @@ def install_cluster(services, client=None) -> ClusterNode:
     node.records, node.cdn = records, cdn
     node.takeover = TakeOver(node, records, cdn, st)
     node.membership.after_beat.append(node.takeover.check)      # resume fetches whose holder is gone
+    node.membership.after_beat.append(cdn.renew_budget)         # this member's fetches stay counted
+    node.gc = SharedGc(node, store, records, services.config.task_expire_time, services.config.gc_meta_interval,
+                       policy_store=lambda: _policy_store(services))
+    node.membership.after_beat.append(lambda: run_safely(node.gc, node.outage))    # what gone members left
     node.set_load(lambda: _load(services, node))
     return node
+
+
+def _policy_store(services):
+    """The policy store, once the policy service built it (runs of members that left are failed there)."""
+    from supernode.policies.service import EXTRAS_KEY
+    svc = services.extras.get(EXTRAS_KEY)
+    return svc.store if svc is not None and getattr(svc, "_parts", None) is not None else None
+
+
+def _share_bandwidth(config, cdn_manager, node) -> None:
+    """``max_bandwidth - system_bandwidth`` caps the back-to-source reads of the whole cluster: one bucket in
+    Redis instead of the member's own."""
+    if config.max_bandwidth <= 0:
+        return
+    bucket = SharedTokenBucket(node.redis, node.keys, "source_bandwidth", config.max_bandwidth -
+                               config.system_bandwidth, node.outage, members=lambda: len(node.membership.members()),
+                               source="supernode max_bandwidth - system_bandwidth (cluster)")
+    cdn_manager.bucket = cdn_manager.ctx.bucket = bucket
 
 
 def wrap_piece_server(services, piece_app, on_sent=None):

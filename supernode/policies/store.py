@@ -150,6 +150,23 @@ class PolicyStore:
             count += 1
         return count
 
+    def fail_orphaned(self, live_members) -> int:
+        """Fail runs left ``running`` by cluster members that are gone (not in ``live_members``); runs that name
+        no member, or a live one, are left to their own process."""
+        live = set(live_members)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(self.runs.c.data).where(self.runs.c.status == RUN_RUNNING)).all()
+        count = 0
+        for (data,) in rows:
+            run = Run(**json.loads(data))
+            if not run.member or run.member in live:
+                continue
+            run.status, run.finished_at = RUN_FAILED, run.finished_at or time.time()
+            run.error = f"interrupted: member {run.member} left the cluster during the run"
+            self.save_run(run)
+            count += 1
+        return count
+
     def _prune(self, conn, policy_id: str) -> None:
         old = conn.execute(select(self.runs.c.id).where(self.runs.c.policy_id == policy_id)
                            .order_by(self.runs.c.started_at.desc()).offset(self.keep_runs)).all()

@@ -22,6 +22,7 @@ from .tasks import DF_FAILED, DF_RUNNING, DF_SUCCESS, DfgetTask, Task, new_task
 
 log = logging.getLogger(__name__)
 CODE_FINISH, CODE_CONTINUE, CODE_WAIT, CODE_PIECE_REPORT, CODE_PEER_DOWN = 600, 601, 602, 611, 612
+STALE_RETRIES = 2       # schedule again when every holder a call picked turned out stale
 _RESULTS = {RESULT_SUC: P.SUCCESS, RESULT_FAIL: P.FAILED, RESULT_SEMISUC: P.SEMISUC}
 
 
@@ -188,15 +189,19 @@ class TaskManager:
             if peer is not None and peer.cdn_pattern:
                 st.peers.mark_down(peer.id)
             return CODE_FINISH, {"md5": task.real_md5, "fileLength": task.file_length}
-        started = st.clock()
-        result = self.scheduler.schedule(task.id, dt.cid, dt.peer_id)
-        st.metrics.schedule_observe((st.clock() - started) * 1000)
-        if result.busy:
-            return CODE_CONTINUE, []
-        if result.wait:
-            return CODE_WAIT, None
-        infos = [info for info in (self._piece_info(task, dt, a) for a in result.assignments) if info]
-        return (CODE_CONTINUE, infos) if infos else (CODE_WAIT, None)
+        for _ in range(STALE_RETRIES + 1):
+            started = st.clock()
+            result = self.scheduler.schedule(task.id, dt.cid, dt.peer_id)
+            st.metrics.schedule_observe((st.clock() - started) * 1000)
+            if result.busy:
+                return CODE_CONTINUE, []
+            if result.wait:
+                return CODE_WAIT, None
+            infos = [info for info in (self._piece_info(task, dt, a) for a in result.assignments) if info]
+            if infos:
+                return CODE_CONTINUE, infos
+            # every holder picked was stale (dropped now): schedule again, the pieces go to other holders
+        return CODE_WAIT, None
 
     def _piece_info(self, task: Task, dt: DfgetTask, a: Assignment) -> dict | None:
         st = self.state
@@ -208,7 +213,11 @@ class TaskManager:
             peer, cid = st.peers.get(a.dst_pid), st.dfget_tasks.cid_of(a.dst_pid, task.id)
             src = st.dfget_tasks.get(cid, task.id) if cid else None
             if peer is None or src is None:
-                st.progress.update(dt.cid, dt.peer_id, a.dst_pid, a.piece, P.WAITING)    # give the piece back
+                # a stale holder: the peer left, or its client registered again under a new peer id (a dfget
+                # that moved to another member keeps its cid): give the piece back and forget that holder,
+                # else the same holder is picked at every call and the client waits for ever
+                st.progress.update(dt.cid, dt.peer_id, a.dst_pid, a.piece, P.WAITING)
+                st.progress.drop_holder(task.id, a.piece, a.dst_pid)
                 return None
             ip, port, path = peer.ip, peer.port, src.path
         peer_scheme = "http" if a.dst_pid == SUPERNODE else getattr(peer, "scheme", "http")

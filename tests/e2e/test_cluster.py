@@ -157,8 +157,6 @@ def _wait(cond, timeout=60.0, step=0.05):
     return False
 
 
-@pytest.mark.xfail(strict=False, reason="in about one run of three a dfget of the killed member does not finish "
-                   "within the timeout although the take-over resumed the fetch (cause not found yet)")
 def test_lease_holder_killed_mid_fetch_another_member_resumes_and_clients_move(cluster_factory, homes, tmp_path):
     """SIGKILL the member fetching from the origin while it fetches and while its peers download: the other
     member takes the lease over and resumes with a Range request; the killed member's dfgets move to the other

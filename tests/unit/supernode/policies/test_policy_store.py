@@ -79,6 +79,21 @@ def test_unfinished_runs_are_failed_at_start(url):
     s.close()
 
 
+def test_runs_of_members_that_left_are_failed_and_the_others_kept(tmp_path):
+    s = open_store(f"sqlite:///{tmp_path / 'shared.db'}")
+    p = s.add(policy("a"))
+    gone = s.add_run(Run(new_id(), p.id, p.name, "cron", RUN_RUNNING, started_at=time.time(), member="m-gone"))
+    live = s.add_run(Run(new_id(), p.id, p.name, "cron", RUN_RUNNING, started_at=time.time(), member="m1"))
+    alone = s.add_run(Run(new_id(), p.id, p.name, "cron", RUN_RUNNING, started_at=time.time()))
+    assert s.fail_orphaned({"m1", "m2"}) == 1
+    got = s.get_run(gone.id)
+    assert got.status == RUN_FAILED and got.finished_at is not None
+    assert got.error == "interrupted: member m-gone left the cluster during the run"
+    assert s.get_run(live.id).status == RUN_RUNNING and s.get_run(alone.id).status == RUN_RUNNING
+    assert s.fail_orphaned({"m1"}) == 0                     # already failed: not again
+    s.close()
+
+
 def test_a_cluster_member_fails_only_its_own_unfinished_runs(tmp_path):
     s = open_store(f"sqlite:///{tmp_path / 'shared.db'}")
     p = s.add(policy("a"))
