@@ -9,6 +9,7 @@ supernode served and bytes peers served; plus one unlimited download against `cu
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -109,7 +110,11 @@ def main(argv=None) -> int:
     ap.add_argument("--size-mib", type=int, default=256)
     ap.add_argument("--clients", default="1,4,8")
     ap.add_argument("--limit", default="20M")
+    ap.add_argument("--single-only", action="store_true",
+                    help="only the single unlimited download against curl; print it, leave docs/benchmarks.md alone")
     args = ap.parse_args(argv)
+    if args.single_only:
+        return _single_only(args.size_mib * MiB)
     size, limit_bps = args.size_mib * MiB, parse_size(args.limit)
     work = tempfile.mkdtemp(prefix="bench-p2p-")
     rows, data = [], {"machine": machine(), "size_bytes": size, "limit": args.limit, "runs": []}
@@ -169,6 +174,20 @@ own work home downloads the file the CDN now holds.
 {LIMITS}
 """
     write_section("p2p_download", md, data)
+    return 0
+
+
+def _single_only(size: int) -> int:
+    work = tempfile.mkdtemp(prefix="bench-p2p-")
+    try:
+        root = os.path.join(work, "origin")
+        os.makedirs(root)
+        s = single_download(root, work, size)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"machine: {machine()}")
+    print_table(["", "MB/s", "% of curl", "CPU s: dfget / upload / supernode / origin"], _single_rows(s))
+    print(json.dumps(s["runs_s"]))
     return 0
 
 
