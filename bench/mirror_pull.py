@@ -248,17 +248,25 @@ def limits(s: dict) -> str:
   {s["cpu_s"]["peer"]:.1f} of the {med(s["peer"], "total_s"):.1f} s of its pull; the rest it waited for pieces
   (the first host's upload server, a `/peer/piece/suc` and a `/peer/task` round trip per piece, each about
   1 ms of CPU through urllib3, 1.6 ms through `requests` before) and for the shared cores.
-- **The supernode on a cold pull** hashes each byte with md5 twice (the protocol's piece md5 and the
-  whole-file md5 of the 600 reply, which a Dragonfly 1.x peer may ask for at any time) plus XXH3, writes it to
-  the CDN file and sends it with `os.sendfile`: {s["cpu_s"].get("supernode_cold", 0.0):.1f} CPU-s per pull,
-  against {s["cpu_s"].get("cold", 0.0):.1f} for the pulling dfdaemon, on 2 cores shared with the registry and
-  `curl`. md5 alone caps one core near 0.6-0.7 GB/s here, so the cold pull cannot come near the 70% target
-  while the protocol's md5s are computed on the CDN's path.
-- **Fixed this round:** the pieces are checked with XXH3-128 instead of md5 between our components (the
-  pulling dfdaemon's CPU per cold pull: {s["cpu_s"].get("cold", 0.0):.1f} s in this run, 2.6 s in the last run
-  before it, with the supernode at 2.4 s then); query strings are encoded so that
-  urllib3 takes its fast path (its per-character re-encoding of every `/peer/task` query cost about 0.4 ms
-  per call, 0.1 CPU-s per 256 MiB download).
+- **The supernode on a cold pull** (lazy md5, `fast_digest` on, no cluster): the CDN hashes each byte once
+  with XXH3-128 while it writes the CDN file, and sends pieces with `os.sendfile`; the protocol's piece md5s and
+  whole-file md5 are computed only when a client without `pieceDigest` (a Dragonfly 1.x peer) asks. In its
+  profile md5 no longer appears; its samples are the CDN file's writes (`LocalWriter.write_at`), receiving
+  from the registry and the hub: {s["cpu_s"].get("supernode_cold", 0.0):.1f} CPU-s per pull, against
+  {s["cpu_s"].get("cold", 0.0):.1f} for the pulling dfdaemon, on 2 cores shared with the registry and `curl`
+  (2.3 CPU-s with the two eager md5s, in the run of 2026-12-07 04:04 UTC at load 8.6).
+- **The dfdaemon's CPU per byte** is now what bounds both P2P pulls: the second host's dfdaemon used
+  {s["cpu_s"]["peer"]:.1f} CPU-s in its {med(s["peer"], "total_s"):.1f} s pull, against {s["cpu_s"].get("nop2p", 0.0):.1f}
+  for the `direct: true` mirror, which moves the same bytes through the same blob path. Each byte is written
+  twice (the task file, `DataFile.pwrite`, and the mirror's cache, `CacheWriter.write`), and on this VM's
+  page cache (see "dirty MiB at start" above) the writes are among the hottest frames of the profile.
+- **Fixed before:** the pieces are checked with XXH3-128 instead of md5 between our components; query strings
+  are encoded so that urllib3 takes its fast path (its per-character re-encoding of every `/peer/task` query
+  cost about 0.4 ms per call, 0.1 CPU-s per 256 MiB download).
+- **Issue 21 (a fresh mirror with default settings).** The supernode and dfdaemons here run with no bandwidth
+  or rate keys, and no limit binds (dfdaemon `ratelimit` and supernode `max_bandwidth` default to 0, no cap):
+  the cold row is that case, {100 * cold / direct:.0f}% of the registry direct (goal 70%). What holds it back is
+  the CPU above, not a limiter.
 - **The yardstick.** `curl` from `docker-registry` over loopback runs at {direct:.0f} MB/s (Go, `sendfile`
   from the page cache); 70% of it is more than one Python process can hash (sha256 about 1.7 GB/s and md5
   about 0.7 GB/s on one core of this machine) even before it copies anything. The local-cache pull, which
@@ -285,8 +293,9 @@ def limits(s: dict) -> str:
   running flights (`FlightRange`, paced by the flight, headers with the first bytes, last block after the
   digest check) with `os.sendfile`. Second host before: 79 MB/s, 1.8 CPU-s per 256 MiB pull.
 - **Not done: write each blob once** (hard-link the downloader's task file into the cache instead of the
-  cache's own copy). Measured first: a pull whose cache write was dropped moved 118-163 MB/s against
-  147-154 MB/s with it, inside the run-to-run noise of this shared machine, while linking would make the
+  cache's own copy). Measured earlier: a pull whose cache write was dropped moved 118-163 MB/s against
+  147-154 MB/s with it, inside the run-to-run noise of this shared machine; the profiles above now show the two
+  writes among the hottest frames, so it is the next thing to measure again. Linking would make the
   flight's readers depend on the task file (which a migration to a supernode with another piece size
   truncates, and which a direct fallback cannot resume into)."""
 
@@ -357,7 +366,8 @@ def main(argv=None) -> int:
 One {args.size_mib} MiB blob, pushed to a real `docker-registry` (filesystem storage, page cache warm), pulled with
 `curl -o /dev/null` (`time_starttransfer`, `speed_download`); medians of {args.runs} runs, a fresh blob per run.
 Every process (registry, supernode, dfdaemons, curl) runs on one machine over loopback: {data['machine']}.
-Mirrors run with `ratelimit: 0` (unlimited) and log level WARNING.
+Mirrors run with the default `ratelimit` (0: no cap), log level WARNING and longer `stall_timeout` /
+`upstream_timeout`; the supernode with its defaults (no back-to-source cap).
 Cold: neither the supernode's CDN nor any host has the blob. Second host: another dfdaemon pulls it once the
 first host and the CDN hold it (the supernode sent {peer_sn:.2f}x F of it; the rest came from the first host).
 Local cache: the first host again. `direct: true`: a third dfdaemon configured never to use P2P (the
