@@ -39,12 +39,14 @@ def _row_cpu(r, args):
     hosts = [h for h in links if h.startswith("h")]
     per_host = cpu["per_host_s"]
     host_cpu = statistics.mean(per_host.get(h, 0.0) for h in hosts) if hosts else 0.0
+    gib = max(r["size_bytes"], 1) / (1 << 30)          # F, every blob of the image, which each host receives
     busy = lambda h, key: links[h]["bytes"] * 8 / (_rate(args, key) * r["last_s"])  # noqa: E731
     lab_share = sum(per_host.values()) / (max(cpu["wall_s"], 1e-9) * (os.cpu_count() or 1))
     return [r["layers"], r["hosts"], r["mode"], f"{100 * cpu['machine_busy']:.0f}%", f"{100 * lab_share:.0f}%",
             per_host.get("sn", 0.0), per_host.get("origin", 0.0), host_cpu,
             f"{100 * busy('origin', 'origin_uplink'):.0f}%", f"{100 * busy('sn', 'sn_uplink'):.0f}%",
-            _hub_wait(r), _dfdaemon_wait(r)]
+            _hub_wait(r), _dfdaemon_wait(r),        # new columns go last: callers index the ones above
+            f"{host_cpu / gib:.2f}", f"{(host_cpu * len(hosts) + per_host.get('sn', 0.0)) / (gib * max(len(hosts), 1)):.2f}"]
 
 
 def _dfdaemon_wait(r) -> str:
@@ -292,7 +294,8 @@ def render(data) -> str:
             "origin bytes per blob (x)", "supernode payload (x F)", "supernode uplink (x F)", "hosts' uplinks (x F)"]
     cpu_head = ["layers", "N", "mode", "machine CPU busy", "of it the lab's processes", "supernode CPU (s)", "registry CPU (s)",
                 "CPU per host (s)", "origin uplink busy", "supernode uplink busy", "supernode waited for a core",
-                "dfdaemons waited for a core (mean)"]
+                "dfdaemons waited for a core (mean)", "CPU per host per GiB (s)",
+                "hosts + supernode CPU per GiB delivered (s)"]
     u = args["uplink"]
     return f"""## Distribution to emulated hosts (`python -m bench.distribution`)
 
@@ -311,13 +314,13 @@ TCP/IP/Ethernet headers, about 1.05x payload; a host that only downloads still s
 Each P2P case runs {args.get('repeats', 1)} time(s) and the tables show the run with the median time to the last host
 (the range column gives the fastest and slowest); direct pulls and the sweep below run once.
 
-Reproduce: `make bench` (as root), or `sudo .venv/bin/python -m bench.distribution --size-mib {size_mib} --hosts {args['hosts']} --layers {args['layers']}`.
+Reproduce: `make bench` (as root), or `sudo .venv/bin/python -m bench.distribution --size-mib {size_mib} --hosts {args['hosts']} --layers {args['layers']}{' --client dfget' if client == 'dfget' else ''}`.
 
 ![time to the last host against N: P2P, direct and T_min](benchmark-distribution.png)
 
 {table(head, [_row_main(r) for r in runs])}
 
-Where the time goes (CPU seconds summed over each namespace's processes during the run; "busy" = share of the
+Where the time goes (CPU seconds summed over each namespace's processes during the run; "per GiB": a host's CPU seconds over the F it received, and all hosts' plus the supernode's over the N x F delivered (with `--client dfget` a host runs only our processes, dfget and its upload server; with the mirror, also skopeo); "busy" = share of the
 2 cores, or of the link rate over the time to the last host; "waited for a core" = share of the run the
 supernode's main thread (its gevent hub), or a host's dfdaemon main thread, was runnable but not running, from
 `/proc/<pid>/schedstat`). {_groups_note(runs)}

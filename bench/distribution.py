@@ -259,6 +259,9 @@ def parse_args(argv):
                          "share the cores when contended; measured slower here, see bench/cpugroups.py)")
     ap.add_argument("--no-direct", dest="direct", action="store_false", help="skip the direct pulls")
     ap.add_argument("--no-write", dest="write", action="store_false", help="print only, leave docs alone")
+    ap.add_argument("--section", default="distribution",
+                    help="docs/benchmarks.md section (and results file) to write; another name than the default "
+                         "keeps the main section and its plot as they are (e.g. distribution_dfget)")
     ap.add_argument("--json", default="", help="also write the raw results (timelines included) to this file")
     ap.add_argument("--render-only", action="store_true",
                     help="rewrite the docs section and plot from bench/results/distribution.json without running")
@@ -320,10 +323,11 @@ def main(argv=None) -> int:
     if not args.render_only:
         args.supernode_args = paced_supernode_args(args)
     if args.render_only:
-        with open(os.path.join(RESULTS, "distribution.json")) as f:
+        with open(os.path.join(RESULTS, f"{args.section}.json")) as f:
             data = json.load(f)
-        write_plot(data)
-        write_section("distribution", render(data), data)
+        if args.section == "distribution":
+            write_plot(data)
+        write_section(args.section, _titled(render(data), args.section), data)
         return 0
     why = missing_requirements()
     if why:
@@ -352,9 +356,20 @@ def main(argv=None) -> int:
         with open(args.json, "w") as f:
             json.dump(data, f, indent=1)
     if args.write:
-        write_plot(data)
-        write_section("distribution", md, data)
+        if args.section == "distribution":
+            write_plot(data)
+        write_section(args.section, _titled(md, args.section), data)
     return 0
+
+
+def _titled(md: str, section: str) -> str:
+    """The report under its own heading when it goes to another section than the main one (the main plot is
+    not redrawn for it, so its image line is left out)."""
+    if section == "distribution":
+        return md
+    lines = [ln for ln in md.splitlines() if "benchmark-distribution.png" not in ln]
+    lines[0] = f"## Distribution to emulated hosts, section `{section}` (`python -m bench.distribution --section {section}`)"
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
