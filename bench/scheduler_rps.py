@@ -205,12 +205,15 @@ def main(argv=None) -> int:
     md = f"""## Scheduler requests per second (`python -m bench.scheduler_rps`)
 
 One supernode process (gevent, one core at most) schedules a {args.size_mib} MiB file ({pieces} pieces of
-{piece_mib} MiB) for simulated peers that run the dfget pull loop without moving bytes: `/peer/task`, then
-`/peer/piece/suc` and the next `/peer/task` reporting the piece, and a new registration when told the download
-is finished. The supernode runs with `--pull-hold 0` (a held 602 would park a peer for up to a second; what is
-measured is the cost of a scheduling call).
-The load runs in two processes of threads on the same 2 cores, so the client takes CPU from the server:
-the figures are a lower bound. {args.seconds:g} s per row. Machine: {data['machine']}.
+{piece_mib} MiB) for simulated peers that run the dfget pull loop without moving bytes. With the default `--load raw`
+(bench/sched_load.py) each peer is a raw keep-alive HTTP/1.1 connection, driven with the others of its load
+process (two processes) by one selectors loop, and runs our dfget's `reportInPull` loop: `/peer/task` 700,
+then 701 reporting the oldest piece handed out (no `/peer/piece/suc`), and a new registration when told the
+download is finished; `--load requests` is the earlier generator (threads, requests sessions,
+`/peer/piece/suc` after each piece). The supernode runs with `--pull-hold 0` (a held 602 would park a peer for
+up to a second; what is measured is the cost of a scheduling call). Client and server share the 2 cores;
+"server CPU per call" is the supernode process's own CPU time (user + system, from /proc) over the row's
+`/peer/task` calls and registrations, which the client's share of the cores moves much less than calls/s. {args.seconds:g} s per row. Machine: {data['machine']}.
 
 {table(headers, rows)}
 """

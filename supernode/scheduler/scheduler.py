@@ -26,7 +26,9 @@ swarm: a piece's rarity is its number of holders (live or not: dead ones are dro
 them) and the source is the least loaded of the sample (the power of a few random choices keeps the load
 even). With the built-in policies the pieces come from the store's incremental order (rarity.py), walked only
 as far as the call needs: levels of pieces no peer holds are passed over while the supernode is full, and a
-call looks at ``MAX_EXAMINED`` pieces at most before it answers with what it found.
+call looks at ``MAX_EXAMINED`` pieces at most before it answers with what it found. When a piece's sampled
+holders are all busy, at most ``POOL_DRAWS`` peers are drawn from the task's free pool (holders.FreePool: the
+holders that may have room, kept lazily) before the call moves on to the next piece.
 """
 from __future__ import annotations
 
