@@ -69,7 +69,7 @@ _RENEW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 for i = 1, #ARGV - 1 do
-  redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[#ARGV]), ARGV[i])
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[#ARGV]), ARGV[i])
 end
 return 1
 """
@@ -172,7 +172,8 @@ class SourceDownloadBudget:
                                          f"(max_source_downloads): retry later")
 
     def renew(self, task_ids) -> None:
-        """Called each heartbeat with the tasks this member's CDN fetches now (Redis errors: the caller's)."""
+        """Called each heartbeat with the tasks this member's CDN fetches now (Redis errors: the caller's). A
+        fetch resumed after a take-over is added back if its entry lapsed meanwhile: it runs, so it counts."""
         task_ids = list(task_ids)
         if self.cap > 0 and task_ids:
             self._renew(keys=[self.key], args=[*task_ids, self.ttl_ms])

@@ -124,3 +124,19 @@ def test_source_downloads_503_while_redis_is_down(request):
         budget.admit("t1")
     assert e.value.http_status == 503 and "Redis" in e.value.message
     SourceDownloadBudget(dead, Keys("x"), 0, 1.0, OutageLog(10.0)).admit("t1")    # cap 0: no limit, no Redis
+
+
+def test_renew_keeps_running_fetches_counted_and_adds_back_a_lapsed_one(request):
+    name = "sd-" + request.node.name
+    budget = SourceDownloadBudget(_client(request), Keys(name), 1, 1.0, OutageLog(10.0))
+    budget.admit("t1")
+    time.sleep(0.6)
+    budget.renew(["t1"])                        # renewed before it lapsed: still counted after the first ttl
+    time.sleep(0.6)
+    assert budget.running() == 1
+    time.sleep(1.2)                             # nobody renewed: lapsed
+    assert budget.running() == 0
+    budget.renew(["t1"])                        # a fetch resumed after a take-over: it runs, so it counts
+    assert budget.running() == 1
+    with pytest.raises(DfError):
+        budget.admit("t2")
