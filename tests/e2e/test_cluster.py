@@ -11,6 +11,7 @@ import requests
 
 from dfcommon import pieces
 from tests.e2e.p2p_stack import start_dfget, stop_upload_servers
+from tests.fixtures.cluster_members import registered_task_id
 from tests.fixtures.origin import OriginServer, make_file
 from tests.integration.supernode.test_sn_pull_walk import HeldPieces
 
@@ -51,14 +52,6 @@ def homes(tmp_path):
     stop_upload_servers(*made)
 
 
-def _register(sn, url, cid, port):
-    reg = requests.post(sn.api + "/peer/registry", timeout=(5, 30), json={
-        "rawUrl": url, "taskUrl": url, "cid": cid, "ip": "127.0.0.1", "hostName": cid, "port": port,
-        "path": f"/peer/file/{cid}", "version": "1.0.6", "superNodeIp": "127.0.0.1"}).json()
-    assert reg["code"] == 200, reg
-    return reg["data"]["taskId"]
-
-
 def _walk(sn, task_id, cid, held: HeldPieces, timeout=60):
     """The Dragonfly pull loop of one client against member ``sn`` until 600; returns {piece: source cid}."""
     http = requests.Session()
@@ -97,11 +90,11 @@ def test_a_peer_registered_on_a_is_served_by_b_with_pieces_peers_of_a_hold(clust
     a, b = cluster_factory("sn-a"), cluster_factory("sn-b")
     x, y = HeldPieces(), HeldPieces()
     try:
-        task_id = _register(a, url, "127.0.0.1-x-1.000", x.port)
+        task_id = registered_task_id(a, url, "127.0.0.1-x-1.000", x.port)
         x_content, x_src, fin = _walk(a, task_id, "127.0.0.1-x-1.000", x)            # x: all from supernode A
         assert b"".join(x_content[n] for n in sorted(x_content)) == data
         assert fin["md5"] == hashlib.md5(data).hexdigest()
-        assert _register(a, url, "127.0.0.1-y-2.000", y.port) == task_id            # y registers on A ...
+        assert registered_task_id(a, url, "127.0.0.1-y-2.000", y.port) == task_id            # y registers on A ...
         y_content, y_src, fin_b = _walk(b, task_id, "127.0.0.1-y-2.000", y)        # ... and asks B
         assert b"".join(y_content[n] for n in sorted(y_content)) == data
         assert set(y_src.values()) == {"127.0.0.1-x-1.000"}                          # every piece from A's peer

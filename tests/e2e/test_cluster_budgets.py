@@ -6,18 +6,12 @@ from __future__ import annotations
 import time
 
 import pytest
-import requests
 
+from tests.fixtures.cluster_members import register_peer
 from tests.fixtures.origin import OriginServer, make_file
 
 MiB = 1 << 20
 pytestmark = [pytest.mark.slow]
-
-
-def _register(sn, url, cid):
-    return requests.post(sn.api + "/peer/registry", timeout=(5, 30), json={
-        "rawUrl": url, "taskUrl": url, "cid": cid, "ip": "127.0.0.1", "hostName": cid, "port": 9,
-        "path": f"/peer/file/{cid}", "version": "1.0.6", "superNodeIp": "127.0.0.1"})
 
 
 def test_max_source_downloads_counts_every_members_downloads(cluster_factory, tmp_path, redis_server):
@@ -29,16 +23,16 @@ def test_max_source_downloads_counts_every_members_downloads(cluster_factory, tm
     try:
         a = cluster_factory("sn-a", base={"max_source_downloads": 1})
         b = cluster_factory("sn-b", base={"max_source_downloads": 1})
-        first = _register(a, origin.url("one.bin"), "127.0.0.1-x-1.000")
+        first = register_peer(a, origin.url("one.bin"), "127.0.0.1-x-1.000")
         assert first.status_code == 200 and first.json()["code"] == 200, first.text
-        refused = _register(b, origin.url("two.bin"), "127.0.0.1-y-2.000")     # another member, another task
+        refused = register_peer(b, origin.url("two.bin"), "127.0.0.1-y-2.000")     # another member, another task
         assert refused.status_code == 503, refused.text
         assert "back-to-source downloads are running in the cluster" in refused.text
-        again = _register(b, origin.url("one.bin"), "127.0.0.1-z-3.000")       # the running task: no new slot
+        again = register_peer(b, origin.url("one.bin"), "127.0.0.1-z-3.000")       # the running task: no new slot
         assert again.status_code == 200 and again.json()["code"] == 200, again.text
         deadline = time.monotonic() + 60                                      # a slot is free once it finished
         while True:
-            later = _register(b, origin.url("two.bin"), "127.0.0.1-y-2.000")
+            later = register_peer(b, origin.url("two.bin"), "127.0.0.1-y-2.000")
             if later.status_code == 200 or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
@@ -59,8 +53,8 @@ def test_max_bandwidth_caps_the_origin_reads_of_all_members_together(cluster_fac
         cap = {"max_bandwidth": "2MB", "system_bandwidth": "1MB", "source_streams": 1}     # 1 MB/s for the cluster
         a, b = cluster_factory("sn-a", base=cap), cluster_factory("sn-b", base=cap)
         started = time.monotonic()
-        ta = _register(a, origin.url("one.bin"), "127.0.0.1-x-1.000").json()["data"]["taskId"]
-        tb = _register(b, origin.url("two.bin"), "127.0.0.1-y-2.000").json()["data"]["taskId"]
+        ta = register_peer(a, origin.url("one.bin"), "127.0.0.1-x-1.000").json()["data"]["taskId"]
+        tb = register_peer(b, origin.url("two.bin"), "127.0.0.1-y-2.000").json()["data"]["taskId"]
         deadline = started + 60
         cdn = "dragonfly_supernode_cdn_download_size_bytes_total"     # bytes the CDNs read from the origin
         while a.metric(cdn) + b.metric(cdn) < 6 * MiB:

@@ -6,21 +6,13 @@ from __future__ import annotations
 import time
 
 import pytest
-import requests
 
+from tests.fixtures.cluster_members import registered_task_id
 from tests.fixtures.origin import OriginServer, make_file
 
 MiB = 1 << 20
 pytestmark = [pytest.mark.slow]
 GC = {"task_expire_time": "2s", "gc_meta_interval": "1s"}
-
-
-def _register(sn, url, cid):
-    reg = requests.post(sn.api + "/peer/registry", timeout=(5, 30), json={
-        "rawUrl": url, "taskUrl": url, "cid": cid, "ip": "127.0.0.1", "hostName": cid, "port": 9,
-        "path": f"/peer/file/{cid}", "version": "1.0.6", "superNodeIp": "127.0.0.1"}).json()
-    assert reg["code"] == 200, reg
-    return reg["data"]["taskId"]
 
 
 def _task_keys(client, task_id):
@@ -48,10 +40,10 @@ def test_records_of_a_task_whose_owner_died_are_collected_and_a_live_owners_are_
         a = cluster_factory("sn-a", base=GC)
         b = cluster_factory("sn-b", base=GC)
         c = cluster_factory("sn-c", base=GC)
-        gone = _register(a, origin.url("gone.bin"), "127.0.0.1-x-1.000")      # A owns it
-        kept = _register(b, origin.url("kept.bin"), "127.0.0.1-y-2.000")      # B owns it and stays
+        gone = registered_task_id(a, origin.url("gone.bin"), "127.0.0.1-x-1.000")      # A owns it
+        kept = registered_task_id(b, origin.url("kept.bin"), "127.0.0.1-y-2.000")      # B owns it and stays
         assert _wait(lambda: r.get(f"dfpy:t:{gone}:owner") == "sn-a" and r.get(f"dfpy:t:{kept}:owner") == "sn-b")
-        assert _task_keys(r, gone) and r.exists(f"dfpy:c:127.0.0.1-x-1.000:s")
+        assert _task_keys(r, gone) and r.exists("dfpy:c:127.0.0.1-x-1.000:s")
         a.kill()                                   # for good: it never starts again
         assert _wait(lambda: not _task_keys(r, gone)), _task_keys(r, gone)
         assert not r.exists("dfpy:c:127.0.0.1-x-1.000:s")

@@ -8,19 +8,12 @@ import time
 import pytest
 import requests
 
+from tests.fixtures.cluster_members import registered_task_id
 from tests.fixtures.origin import OriginServer, make_file
 
 MiB = 1 << 20
 HOLD = 4.0
 pytestmark = [pytest.mark.slow]
-
-
-def _register(sn, url, cid):
-    reg = requests.post(sn.api + "/peer/registry", timeout=(5, 30), json={
-        "rawUrl": url, "taskUrl": url, "cid": cid, "ip": "127.0.0.1", "hostName": cid, "port": 9,
-        "path": f"/peer/file/{cid}", "version": "1.0.6", "superNodeIp": "127.0.0.1"}).json()
-    assert reg["code"] == 200, reg
-    return reg["data"]["taskId"]
 
 
 def test_a_call_held_on_b_is_answered_when_a_writes_the_first_piece(cluster_factory, tmp_path):
@@ -32,8 +25,8 @@ def test_a_call_held_on_b_is_answered_when_a_writes_the_first_piece(cluster_fact
         base = {"pull_hold": f"{HOLD}s", "piece_size": "1MB", "source_streams": 1}
         a, b = cluster_factory("sn-a", base=base), cluster_factory("sn-b", base=base)
         url = origin.url("blob.bin")
-        task_id = _register(a, url, "127.0.0.1-x-1.000")            # A takes the lease and fetches
-        assert _register(b, url, "127.0.0.1-y-2.000") == task_id     # y is B's client
+        task_id = registered_task_id(a, url, "127.0.0.1-x-1.000")            # A takes the lease and fetches
+        assert registered_task_id(b, url, "127.0.0.1-y-2.000") == task_id     # y is B's client
         pull = lambda status: requests.get(b.api + "/peer/task", timeout=(5, 30), params={   # noqa: E731
             "taskId": task_id, "srcCid": "127.0.0.1-y-2.000", "status": status}).json()
         first = pull(700)                           # piece 0 is there with the origin's first block
