@@ -183,7 +183,8 @@ def _analysis(data) -> str:
                 f"{100 * lab:.0f}% of the 2 cores in any run, the whole machine (other work included) up to "
                 f"{100 * busiest:.0f}%. "
                 + ("At that level CPU, not the links, bounds the busiest runs, and their P2P figures are upper bounds: "
-                   if lab >= 0.85 else "The links set most of the pace, but not all of it: ")
+                   if lab >= 0.85 else "The links set most of the pace"
+                   + (", but not all of it: " if _dfdaemon_wait(waited) != "-" else "."))
                 + (f"in the busiest P2P run ({waited['layers']} layer(s), N = {waited['hosts']}) the dfdaemons' main "
                    f"threads waited for a core {_dfdaemon_wait(waited)} of the run on average and the supernode's hub "
                    f"{_hub_wait(waited)}, so every hop took longer than its bytes alone need."
@@ -303,7 +304,7 @@ Every host is a network namespace with its own address on one bridge and an egre
 ingress policing on this kernel; downlinks {'limited to ' + str(args['downlink']) + ' Mbit/s' if args['downlink'] else 'unlimited'}).
 Origin: docker-registry with uplink u_s = {args['origin_uplink'] or u:g} Mbit/s; supernode uplink
 {args['sn_uplink'] or u:g} Mbit/s; N hosts with uplink u = {u:g} Mbit/s. Image: {size_mib} MiB of random data in
-1 layer, and in {', '.join(str(x) for x in sorted({r['layers'] for r in runs}) if x > 1) or '-'} layers. All hosts start at once.
+{_layers_phrase(runs)}. All hosts start at once.
 P2P: {how}. Direct: the same skopeo on every host straight from the origin. Hosts, supernode and origin run on one
 machine: {data['machine']}. {_priority_note(args)}
 
@@ -335,8 +336,13 @@ Against the targets of issue 5:
 
 {_rate_check_md(data)}
 {_sweep_md(data)}
-{_closing(data)}
+{_closing(data) if args.get("section", "distribution") == "distribution" else ""}
 """
+
+
+def _layers_phrase(runs) -> str:
+    more = sorted({r["layers"] for r in runs if r["layers"] > 1})
+    return "1 layer" + (", and in " + ", ".join(str(x) for x in more) + " layers" if more else "")
 
 
 def _priority_note(args) -> str:
