@@ -4,6 +4,7 @@ members published about the task, so a peer registered on member A is served by 
 from __future__ import annotations
 
 from supernode.scheduler.manager import TaskManager
+from supernode.scheduler.requests import RESULT_SUC, TASK_RUNNING
 
 from .outage import REDIS_ERRORS, unavailable
 
@@ -56,11 +57,22 @@ class ClusterTaskManager(TaskManager):
 
     def pull(self, req):
         self._shared("/peer/task", self.sync, req.task_id)
+        if req.status == TASK_RUNNING and req.result == RESULT_SUC:
+            self._count_cross(req.task_id, req.dst_cid, req.src_cid)
         return self._shared("/peer/task", super().pull, req)
 
     def piece_success(self, task_id, cid, dst_cid, piece_range):
         self._shared("/peer/piece/suc", self.sync, task_id)
-        return self._shared("/peer/piece/suc", super().piece_success, task_id, cid, dst_cid, piece_range)
+        code = self._shared("/peer/piece/suc", super().piece_success, task_id, cid, dst_cid, piece_range)
+        self._count_cross(task_id, dst_cid, cid)
+        return code
+
+    def _count_cross(self, task_id: str, server_cid: str, taker_cid: str) -> None:
+        """A piece reported as written, served by ``server_cid`` to ``taker_cid``: counted when both are peers
+        that registered with different members (a peer of A served a peer of B)."""
+        server, taker = self.records.member_of(task_id, server_cid), self.records.member_of(task_id, taker_cid)
+        if server is not None and taker is not None and server != taker:
+            self.node.metrics.cross_member_peer_pieces.inc()
 
     def service_down(self, task_id, cid):
         self._shared("/peer/service/down", self.sync, task_id)

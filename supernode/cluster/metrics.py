@@ -15,5 +15,8 @@ class ClusterMetrics:
         self.cross_member_bytes = Counter("cluster_cross_member_piece_bytes", "piece bytes this member's piece "
                                           "server fetched from another member's piece server",
                                           namespace=NS, subsystem=SN, registry=registry)
+        self.cross_member_peer_pieces = Counter(
+            "cluster_cross_member_peer_pieces", "pieces reported to this member whose serving peer and taking peer "
+            "registered with different members", namespace=NS, subsystem=SN, registry=registry)
         self.redis_errors = Counter("cluster_redis_errors", "calls that failed because Redis was unreachable",
                                     namespace=NS, subsystem=SN, registry=registry)

@@ -35,6 +35,7 @@ class SharedRecords:
     def __init__(self, client, keys: Keys, state, member_id: str):
         self.r, self.k, self.state, self.me = client, keys, state, member_id
         self._seen: dict[str, int] = {}         # task id -> record version adopted last
+        self._member_of: dict[tuple[str, str], str] = {}     # (task id, cid) -> member the dfget registered with
 
     # --- publish (the member that took the call) ------------------------------------------------------
     def publish_task(self, task: Task) -> None:
@@ -70,6 +71,7 @@ class SharedRecords:
                "peer": {"ip": peer.ip, "host_name": peer.host_name, "port": peer.port, "version": peer.version,
                         "cdn_pattern": peer.cdn_pattern, "scheme": getattr(peer, "scheme", "http"),
                         "created": peer.created, "down": peer.service_down_time}}
+        self._member_of[(dt.task_id, dt.cid)] = self.me
         p = self.r.pipeline()
         p.hset(self.k.task(dt.task_id, "dfget"), dt.cid, json.dumps(doc))
         p.incr(self.k.task(dt.task_id, "ver"))
@@ -86,12 +88,18 @@ class SharedRecords:
             p.incr(self.k.task(task_id, "ver"))
             p.execute()
 
+    def member_of(self, task_id: str, cid: str) -> str | None:
+        """The member the dfget task ``cid`` registered with last (None: not a peer this member knows of)."""
+        return self._member_of.get((task_id, cid))
+
     def owner(self, task_id: str) -> str | None:
         return self.r.get(self.k.task(task_id, "owner"))
 
     def forget_task(self, task_id: str) -> None:
         self.r.delete(*(self.k.task(task_id, part) for part in ("rec", "dfget", "ver", "owner")))
         self._seen.pop(task_id, None)
+        for key in [k for k in self._member_of if k[0] == task_id]:
+            del self._member_of[key]
 
     # --- adopt (a member that gets a call about a task it has not seen, or that changed) --------------------
     def sync(self, task_id: str, runs_cdn: bool = False) -> Task | None:
@@ -146,6 +154,8 @@ class SharedRecords:
     def _adopt_dfget(self, task_id: str, doc: dict) -> None:
         st = self.state
         pd = doc["peer"]
+        if doc.get("member"):
+            self._member_of[(task_id, doc["cid"])] = doc["member"]
         peer = st.peers.get(doc["peer_id"])
         if peer is None:
             peer = st.peers.adopt(Peer(id=doc["peer_id"], ip=pd["ip"], host_name=pd["host_name"],

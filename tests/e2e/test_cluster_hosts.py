@@ -1,0 +1,145 @@
+"""Three supernode members on one real redis-server and eight dfget hosts, each in a network namespace of its own
+(its own address on one bridge): one 64 MiB file, every output byte-exact, the origin (counting the body bytes
+it sent) served the file once for the whole cluster, and pieces moved between peers of different members.
+
+The origin runs in the test process on the root namespace's address on the bridge, so its byte count is read
+directly; Redis, the members and the dfgets run inside their namespaces. Not timed."""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+
+import pytest
+import redis
+import requests
+import yaml
+
+from bench.hosts import HostSpec, Lab, missing_requirements
+from tests.fixtures.origin import OriginServer, make_file
+from tests.helpers import script
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+MiB = 1 << 20
+SIZE = 64 * MiB
+MEMBERS = ("sn1", "sn2", "sn3")
+HOSTS = tuple(f"h{i}" for i in range(1, 9))
+API, PIECES, REDIS_PORT = 8002, 8001, 6379
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(MiB), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _metric(text: str, name: str, **labels) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+@pytest.fixture
+def lab(tmp_path):
+    why = missing_requirements()
+    if why:
+        pytest.skip(why)
+    specs = [HostSpec("redis"), *(HostSpec(m) for m in MEMBERS), *(HostSpec(h) for h in HOSTS)]
+    with Lab(specs, prefix="dfc", workdir=str(tmp_path / "lab")) as lab:
+        yield lab
+
+
+def start_redis(lab: Lab, workdir: str):
+    os.makedirs(workdir, exist_ok=True)
+    ip = lab.ip("redis")
+    proc = lab.popen("redis", ["redis-server", "--port", str(REDIS_PORT), "--bind", ip, "--dir", workdir,
+                               "--save", "", "--appendonly", "no", "--protected-mode", "no"], name="redis")
+    lab.wait_tcp(MEMBERS[0], ip, REDIS_PORT, proc=proc)
+    return proc, f"redis://{ip}:{REDIS_PORT}/0"
+
+
+def member_config(lab: Lab, home: str, member: str, redis_url: str, base: dict | None = None) -> str:
+    os.makedirs(home, exist_ok=True)
+    ip = lab.ip(member)
+    path = os.path.join(home, "supernode.yml")
+    with open(path, "w") as f:
+        yaml.safe_dump({"home_dir": home, "port": API, "download_port": PIECES, "listen_ip": ip, "advertise_ip": ip,
+                        "gc_initial_delay": "1h", "auth": "none", **(base or {}),
+                        "cluster": {"redis_url": redis_url, "member_id": member, "heartbeat_interval": "500ms",
+                                    "member_ttl": "5s", "lease_ttl": "5s"}}, f)
+    return path
+
+
+def start_member(lab: Lab, member: str, config: str):
+    env = dict(os.environ, SUPERNODE_FETCH_ALLOW=f"{lab.root_ip}/32")      # the origin, on the root's address
+    proc = lab.popen(member, [script("supernode"), "--config", config], name="supernode", env=env)
+    lab.wait_tcp(HOSTS[0], lab.ip(member), API, proc=proc, timeout=30)
+    lab.wait_tcp(HOSTS[0], lab.ip(member), PIECES, proc=proc, timeout=30)
+    return proc
+
+
+def nodes_for(lab: Lab, first: str) -> str:
+    """``--node`` of a dfget whose member is ``first``: that member, then the others. dfget shuffles its node
+    list by weight (as Dragonfly's does), so its own member has weight 20 against 1 for each other."""
+    order = [first] + [m for m in MEMBERS if m != first]
+    return ",".join(f"{lab.ip(m)}:{API}" + ("=20" if m == first else "=1") for m in order)
+
+
+def start_dfget(lab: Lab, host: str, url: str, out: str, home: str, member: str):
+    argv = [script("dfget"), "-u", url, "-o", out, "--home", home, "--node", nodes_for(lab, member),
+            "--ip", lab.ip(host), "--locallimit", "0", "--notbs", "--alivetime", "60s", "--expiretime", "60s"]
+    return lab.popen(host, argv, name="dfget")
+
+
+def test_three_members_eight_hosts_origin_once_pieces_between_members(lab, tmp_path):
+    src = tmp_path / "origin"
+    src.mkdir()
+    digest = make_file(str(src / "blob.bin"), SIZE, seed=14)
+    origin = OriginServer(str(src), host=lab.root_ip).start()
+    try:
+        _, redis_url = start_redis(lab, str(tmp_path / "redis"))
+        members = {m: start_member(lab, m, member_config(lab, str(tmp_path / m), m, redis_url)) for m in MEMBERS}
+        url = origin.url("blob.bin")
+        procs = {}
+        for i, h in enumerate(HOSTS):
+            member = MEMBERS[i % len(MEMBERS)]
+            procs[h] = (member, start_dfget(lab, h, url, str(tmp_path / f"{h}.out"), str(tmp_path / f"home-{h}"),
+                                            member))
+        connected = {}
+        for h, (member, p) in procs.items():
+            assert p.wait(400) == 0, f"dfget on {h} failed: {lab.output(p)}"
+            out = lab.output(p, tail=1 << 20)
+            connected[h] = [m for m in MEMBERS if f"connected to node:{lab.ip(m)}:{API}" in out]
+            assert len(connected[h]) == 1, out
+        spread = {m: sum(1 for c in connected.values() if c == [m]) for m in MEMBERS}
+        print("dfgets per member:", spread)
+        assert sum(1 for n in spread.values() if n) >= 2               # the dfgets really used several members
+        for h in HOSTS:
+            assert _sha256(str(tmp_path / f"{h}.out")) == digest
+        assert origin.bytes_sent["/blob.bin"] == SIZE               # once for the whole cluster, not once a member
+
+        texts = {m: requests.get(f"http://{lab.ip(m)}:{API}/metrics", timeout=5).text for m in MEMBERS}
+        cross_peer = {m: _metric(t, "dragonfly_supernode_cluster_cross_member_peer_pieces_total")
+                      for m, t in texts.items()}
+        relayed = {m: _metric(t, "dragonfly_supernode_cluster_cross_member_piece_bytes_total")
+                   for m, t in texts.items()}
+        from_peers = sum(_metric(t, "dragonfly_supernode_pieces_reported_total", source="peer")
+                         for t in texts.values())
+        fetched = [m for m, t in texts.items() if _metric(t, "dragonfly_supernode_cdn_download_size_bytes_total")]
+        print(f"cross-member peer pieces={cross_peer} relayed bytes={relayed} pieces from peers={from_peers:.0f} "
+              f"origin fetchers={fetched}")
+        assert len(fetched) == 1                                      # one member fetched from the origin
+        assert sum(cross_peer.values()) > 0                           # a peer of one member served a peer of another
+        assert from_peers > 0
+        listing = requests.get(f"http://{lab.ip(MEMBERS[0])}:{API}/api/v1/cluster", timeout=5).json()
+        assert sorted(m["id"] for m in listing["members"]) == sorted(MEMBERS)
+        info = redis.Redis.from_url(redis_url, socket_timeout=5).info("commandstats")
+        print("redis calls:", sum(v["calls"] for v in info.values()))
+        assert all(p.poll() is None for p in members.values())
+    finally:
+        origin.stop()
