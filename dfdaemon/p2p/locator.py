@@ -119,3 +119,9 @@ class Locator:
 
     def select(self, node: str) -> None:
         self.current = node
+
+    def rewind(self) -> None:
+        """Start a new walk over the whole list, the node in use included: after a walk in which no node
+        answered, a member that was restarting may be back."""
+        self._pos = 0
+        self.current = None

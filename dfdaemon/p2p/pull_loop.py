@@ -44,6 +44,7 @@ BACKOFF_MAX = (0.8, 1.6)
 POLL = 1.0
 HELD = 0.25         # a 602 that took this long was held by the supernode (pull_hold): ask again at once
 REPORT_GRACE = 0.01     # with reportInPull: wait this long for a /peer/task call to carry a piece's report
+MIGRATION_PAUSES = (0.5, 1.0, 2.0, 4.0)     # a migration that found no supernode walks the list again after each
 
 
 @dataclass
@@ -316,11 +317,7 @@ class PullLoop:
         log.warning("pull replied code=%s node=%s: migrating", code, self.reg.node)
         self._join_running()
         self.pending.clear()
-        try:
-            reg = self.registrar.register(self.make_request())
-        except RegisterFailed as e:
-            raise DownloadError(ErrorCode.DOWNLOAD, f"migration failed: {e.message}",
-                                reason=BackSourceReason.DOWNLOAD_ERROR) from None
+        reg = self._register_again()
         if reg.piece_size != self.reg.piece_size or reg.source_pieces != self.reg.source_pieces:
             self.data.truncate(0)
             self.done.clear()
@@ -330,6 +327,26 @@ class PullLoop:
         self.reg = reg
         self.on_registered(reg)
         self.console(f"migrated to node:{reg.node}")
+
+    def _register_again(self) -> Registration:
+        """Register with the next supernode of the list. When no node of the walk answered (every member of a
+        cluster restarting at once, or one after the other), walk the whole list again after a pause, up to
+        ``len(MIGRATION_PAUSES)`` more times, before giving up; an answer that refuses the download (auth, URL
+        not reachable) ends the migration at once."""
+        for pause in (*MIGRATION_PAUSES, None):
+            try:
+                return self.registrar.register(self.make_request())
+            except RegisterFailed as e:
+                if pause is None or e.code in (R.CODE_NEED_AUTH, R.CODE_URL_NOT_REACHABLE):
+                    raise DownloadError(ErrorCode.DOWNLOAD, f"migration failed: {e.message}",
+                                        reason=BackSourceReason.DOWNLOAD_ERROR) from None
+                log.warning("migration: no supernode answered (%s); walking the list again in %.1fs",
+                            e.message, pause)
+                if self.cancelled.wait(pause):
+                    raise Cancelled("download cancelled") from None
+                self._check()
+                self.registrar.locator.rewind()
+        raise AssertionError("unreachable")
 
     def _finish(self, reply) -> Finish:
         self._join_running()

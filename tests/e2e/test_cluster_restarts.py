@@ -46,9 +46,6 @@ def _job_done(member, job_id, timeout=120.0) -> dict:
         time.sleep(0.3)
 
 
-@pytest.mark.xfail(strict=False, reason="in both runs so far a dfget that migrated to a restarted member stalled "
-                   "(no further progress until the timeout); same symptom as the lease-holder kill stall, cause not "
-                   "found yet")
 def test_every_member_restarted_one_by_one_during_a_run(cluster_factory, redis_url, tmp_path, registry_plain,
                                                        oci_image_factory):
     image = oci_image_factory(layers=1, layer_size=256 << 10, tag="v1", seed=1478)

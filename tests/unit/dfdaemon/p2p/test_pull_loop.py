@@ -121,6 +121,43 @@ def test_migrates_when_a_node_fails(tmp_path, cdn):
     assert (tmp_path / "f").read_bytes() == data
 
 
+def test_a_migration_that_finds_no_supernode_walks_the_list_again(tmp_path, cdn, monkeypatch):
+    """A lone member that restarts: the migration's first walk has no other node, the member's next answer
+    is a 500 while it comes up, the walk after that registers again, and the download finishes."""
+    monkeypatch.setattr(pull_loop, "MIGRATION_PAUSES", (0.01, 0.02, 0.04))
+    srv, data, wrapped = cdn
+    ok = ok_register(length=len(data), piece_size=PS)
+    sn = ScriptedSupernode({"/peer/registry": [ok, (500, {"code": 500, "message": "starting"}), ok],
+                            "/peer/task": [(500, {"code": 500, "message": "stopping"}),
+                                           cont(*[piece(n, wrapped, srv.port) for n in range(3)]), cont(), cont(),
+                                           finish(data)],
+                            "/peer/piece/suc": [(200, {"code": 611})], "/task/metrics": [(200, None)]})
+    try:
+        res, lines = run(tmp_path, [sn.node])
+    finally:
+        sn.stop()
+    assert res.success, res.message
+    assert (tmp_path / "out" / "f").read_bytes() == data
+    assert sn.paths().count("/peer/registry") == 3
+    assert f"migrated to node:{sn.node}" in lines
+
+
+def test_a_migration_gives_up_after_its_walks(tmp_path, cdn, monkeypatch):
+    monkeypatch.setattr(pull_loop, "MIGRATION_PAUSES", (0.01, 0.01))
+    srv, data, _ = cdn
+    sn = ScriptedSupernode({"/peer/registry": [ok_register(length=len(data), piece_size=PS),
+                                               (500, {"code": 500, "message": "gone"})],
+                            "/peer/task": [(500, {"code": 500, "message": "stopping"})],
+                            "/task/metrics": [(200, None)]})
+    try:
+        res, _ = run(tmp_path, [sn.node], notbs=True)
+    finally:
+        sn.stop()
+    assert not res.success and "migration failed" in res.message
+    assert sn.paths().count("/peer/registry") == 3          # the first registration, then one per walk again
+    assert not (tmp_path / "out" / "f").exists()
+
+
 def test_source_error_without_back_source_fails_cleanly(tmp_path, cdn):
     srv, data, _ = cdn
     sn = scripted([(200, {"code": 610, "msg": "source 404"})], len(data))
