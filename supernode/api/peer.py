@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -88,6 +89,8 @@ def create_peer_blueprint(services) -> Blueprint:
     manager = services.manager
     metrics = services.metrics
     digests = services.extras.get("piece_digests")
+    cluster = services.extras.get("cluster")
+    pull_meter = cluster.round_trips.pull_call if cluster is not None else nullcontext
 
     @bp.post("/peer/registry")
     def registry():
@@ -113,7 +116,8 @@ def create_peer_blueprint(services) -> Blueprint:
     def pull_piece_task():
         req = parse_pull(query_params(request))
         try:
-            code, data = manager.pull(req)
+            with pull_meter():
+                code, data = manager.pull(req)
         except DfError as e:
             if e.kind.code == "INVALID_PARAM":
                 raise

@@ -11,6 +11,7 @@ from .membership import Membership
 from .metrics import ClusterMetrics
 from .outage import OutageLog
 from .redis_conn import connect
+from .round_trips import RoundTrips
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ class ClusterNode:
         self.info = {"api": f"{host}:{config.port}", "pieces": f"{host}:{config.download_port}", "scheme": scheme}
         self.keys = Keys(conf.key_prefix)
         self.metrics = ClusterMetrics(registry)
+        self.round_trips = RoundTrips(registry)
+        self.round_trips.install(self.redis)
         self.outage = OutageLog(max(10.0, conf.member_ttl))
         self.leases = Leases(self.redis, self.keys, self.member_id, conf.lease_ttl, self.metrics)
         self.membership = Membership(self.redis, self.keys, self.member_id, self.info, conf, self.leases,

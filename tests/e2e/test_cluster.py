@@ -100,6 +100,13 @@ def test_a_peer_registered_on_a_is_served_by_b_with_pieces_peers_of_a_hold(clust
         assert set(y_src.values()) == {"127.0.0.1-x-1.000"}                          # every piece from A's peer
         assert x.served == len(y_content) and fin_b["md5"] == fin["md5"]
         assert origin.bytes_sent["/layer"] == len(data)                               # the origin once
+        # every /peer/task call B answered is measured in Redis round trips (a real count of B's writes)
+        calls = b.metric("dragonfly_supernode_pull_replies_total")
+        trips = b.metric("dragonfly_supernode_cluster_redis_round_trips_per_pull_sum")
+        assert b.metric("dragonfly_supernode_cluster_redis_round_trips_per_pull_count") == calls > 0
+        assert trips >= calls                          # each call reads the shared task state at least once
+        assert b.metric("dragonfly_supernode_cluster_redis_round_trips_total") > trips   # heartbeats too
+        print(f"Redis round trips per /peer/task on B: {trips / calls:.1f} over {calls:.0f} calls")
         deadline = time.monotonic() + 15           # the listing is what the members' heartbeats last said
         while True:
             members = a.cluster()["members"]
@@ -133,6 +140,10 @@ def test_dfgets_spread_over_two_members_fetch_the_origin_once(cluster_factory, o
         b.metric("dragonfly_supernode_pieces_reported_total", source="peer")
     cross = a.metric(CROSS) + b.metric(CROSS)
     print(f"pieces from peers={from_peers:.0f} cross-member bytes={cross:.0f}")
+    calls = sum(m.metric("dragonfly_supernode_cluster_redis_round_trips_per_pull_count") for m in (a, b))
+    trips = sum(m.metric("dragonfly_supernode_cluster_redis_round_trips_per_pull_sum") for m in (a, b))
+    assert calls == sum(m.metric("dragonfly_supernode_pull_replies_total") for m in (a, b)) > 0
+    print(f"Redis round trips per /peer/task: {trips / calls:.1f} over {calls:.0f} calls")
     assert from_peers > 0
     # one member fetched from the origin, the other's supernode pieces came from it over the piece servers
     fetched = [m for m in (a, b) if m.metric("dragonfly_supernode_cdn_download_size_bytes_total") > 0]
