@@ -24,8 +24,8 @@ from __future__ import annotations
 import json
 import time
 
-from supernode.scheduler.progress import (FAILED, RUNNING, SEMISUC, SUCCESS, SUPERLOAD_RESET_AFTER, WAITING,
-                                          ClientProgress, PeerState)
+from supernode.scheduler.piece_status import FAILED, RUNNING, SEMISUC, SUCCESS, WAITING
+from supernode.scheduler.progress import SUPERLOAD_RESET_AFTER, ClientProgress, PeerState
 
 from .keys import Keys
 

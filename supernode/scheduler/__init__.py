@@ -4,7 +4,8 @@ from .manager import TaskManager
 from .peers import Peer, PeerRegistry
 from .piece_errors import PieceErrorQueue
 from .policy import POLICIES, PiecePolicy, PieceView, create_policy
-from .progress import PieceBitset, ProgressStore
+from .piece_status import PieceBitset
+from .progress import ProgressStore
 from .requests import PieceErrorReport, PullRequest, RegisterRequest
 from .scheduler import SUPERNODE, Assignment, Limits, Scheduler, ScheduleResult
 from .state import SchedulerState
