@@ -1,7 +1,8 @@
 """Small helpers shared by the test tree: free ports, waiting for sockets, in-thread HTTP servers,
-the venv's scripts, a settable clock."""
+the venv's scripts, a settable clock, file digests, metric sums."""
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import ssl
@@ -66,3 +67,22 @@ class ManualClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def sha256_file(path) -> str:
+    """The sha256 hex digest of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def metric_total(text: str, name: str, **labels) -> float:
+    """Sum of the samples named ``name`` (a prefix match, as ``_total``/``_sum`` suffixes) whose labels include
+    ``labels``, in a Prometheus text exposition."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total

@@ -14,18 +14,11 @@ from tests.e2e.p2p_stack import start_dfget, stop_upload_servers
 from tests.fixtures.cluster_members import registered_task_id
 from tests.fixtures.origin import OriginServer, make_file
 from tests.integration.supernode.test_sn_pull_walk import HeldPieces
+from tests.helpers import sha256_file
 
 MiB = 1 << 20
 pytestmark = [pytest.mark.slow]
 CROSS = "dragonfly_supernode_cluster_cross_member_piece_bytes_total"
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(MiB), b""):
-            h.update(b)
-    return h.hexdigest()
 
 
 @pytest.fixture
@@ -134,7 +127,7 @@ def test_dfgets_spread_over_two_members_fetch_the_origin_once(cluster_factory, o
     for out, p in procs:
         output, _ = p.communicate(timeout=300)
         assert p.returncode == 0, output
-        assert sha256(out) == digest
+        assert sha256_file(out) == digest
     assert origin.bytes_sent["/blob.bin"] == 32 * MiB                 # exactly once for the whole cluster
     from_peers = a.metric("dragonfly_supernode_pieces_reported_total", source="peer") + \
         b.metric("dragonfly_supernode_pieces_reported_total", source="peer")
@@ -195,7 +188,7 @@ def test_lease_holder_killed_mid_fetch_another_member_resumes_and_clients_move(c
         for out, p in procs:
             output, _ = p.communicate(timeout=150)
             assert p.returncode == 0, output
-            assert sha256(out) == digest
+            assert sha256_file(out) == digest
             outputs.append(output)
         assert "connected to node:" + dead.node in outputs[0]
         for output in outputs:                                            # the killed member's clients moved
@@ -242,7 +235,7 @@ def test_member_killed_while_its_peers_download_they_move_and_finish(cluster_fac
         for out, p in procs:
             output, _ = p.communicate(timeout=150)
             assert p.returncode == 0, output
-            assert sha256(out) == digest
+            assert sha256_file(out) == digest
             if "connected to node:" + victim.node in output:
                 assert "migrated to node:" + fetcher.node in output, output
                 moved += 1

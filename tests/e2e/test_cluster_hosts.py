@@ -6,9 +6,7 @@ The origin runs in the test process on the root namespace's address on the bridg
 directly; Redis, the members and the dfgets run inside their namespaces. Not timed."""
 from __future__ import annotations
 
-import hashlib
 import os
-import sys
 
 import pytest
 import redis
@@ -17,7 +15,7 @@ import yaml
 
 from bench.hosts import HostSpec, Lab, missing_requirements
 from tests.fixtures.origin import OriginServer, make_file
-from tests.helpers import script
+from tests.helpers import metric_total, script, sha256_file
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -26,22 +24,6 @@ SIZE = 64 * MiB
 MEMBERS = ("sn1", "sn2", "sn3")
 HOSTS = tuple(f"h{i}" for i in range(1, 9))
 API, PIECES, REDIS_PORT = 8002, 8001, 6379
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(MiB), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _metric(text: str, name: str, **labels) -> float:
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name) and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 @pytest.fixture
@@ -120,17 +102,17 @@ def test_three_members_eight_hosts_origin_once_pieces_between_members(lab, tmp_p
         print("dfgets per member:", spread)
         assert sum(1 for n in spread.values() if n) >= 2               # the dfgets really used several members
         for h in HOSTS:
-            assert _sha256(str(tmp_path / f"{h}.out")) == digest
+            assert sha256_file(str(tmp_path / f"{h}.out")) == digest
         assert origin.bytes_sent["/blob.bin"] == SIZE               # once for the whole cluster, not once a member
 
         texts = {m: requests.get(f"http://{lab.ip(m)}:{API}/metrics", timeout=5).text for m in MEMBERS}
-        cross_peer = {m: _metric(t, "dragonfly_supernode_cluster_cross_member_peer_pieces_total")
+        cross_peer = {m: metric_total(t, "dragonfly_supernode_cluster_cross_member_peer_pieces_total")
                       for m, t in texts.items()}
-        relayed = {m: _metric(t, "dragonfly_supernode_cluster_cross_member_piece_bytes_total")
+        relayed = {m: metric_total(t, "dragonfly_supernode_cluster_cross_member_piece_bytes_total")
                    for m, t in texts.items()}
-        from_peers = sum(_metric(t, "dragonfly_supernode_pieces_reported_total", source="peer")
+        from_peers = sum(metric_total(t, "dragonfly_supernode_pieces_reported_total", source="peer")
                          for t in texts.values())
-        fetched = [m for m, t in texts.items() if _metric(t, "dragonfly_supernode_cdn_download_size_bytes_total")]
+        fetched = [m for m, t in texts.items() if metric_total(t, "dragonfly_supernode_cdn_download_size_bytes_total")]
         print(f"cross-member peer pieces={cross_peer} relayed bytes={relayed} pieces from peers={from_peers:.0f} "
               f"origin fetchers={fetched}")
         assert len(fetched) == 1                                      # one member fetched from the origin

@@ -6,7 +6,6 @@ job is read on every member, and the cron firings go on after the last restart. 
 supernode and dfget processes, real registry, a real origin counting its bytes."""
 from __future__ import annotations
 
-import hashlib
 import time
 
 import pytest
@@ -16,18 +15,11 @@ import requests
 from tests.e2e.p2p_stack import start_dfget, stop_upload_servers
 from tests.e2e.preheat.stack import push_image_http
 from tests.fixtures.origin import OriginServer, make_file
+from tests.helpers import sha256_file
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 MiB = 1 << 20
 EVERY_2S = "*/2 * * * * *"
-
-
-def _sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(MiB), b""):
-            h.update(b)
-    return h.hexdigest()
 
 
 def _claims(redis_url, pid) -> dict[str, str]:
@@ -95,7 +87,7 @@ def test_every_member_restarted_one_by_one_during_a_run(cluster_factory, redis_u
         results = [(out, p.communicate(timeout=240)[0], p.returncode) for out, p in procs]
         for out, output, code in results:
             assert code == 0, "\n".join(o for _, o, _ in results)
-            assert _sha256(out) == digest
+            assert sha256_file(out) == digest
         sent = origin.bytes_sent["/blob.bin"]
         print(f"origin bytes after three restarts={sent / size:.3f}x")
         assert sent <= 1.1 * size
@@ -108,7 +100,7 @@ def test_every_member_restarted_one_by_one_during_a_run(cluster_factory, redis_u
             p = start_dfget(url, str(out), home, [member.node], ["--notbs"])
             output, _ = p.communicate(timeout=120)
             assert p.returncode == 0, output
-            assert _sha256(out) == digest
+            assert sha256_file(out) == digest
         assert origin.bytes_sent["/blob.bin"] == sent
 
         # the preheat job is read on every member, finished

@@ -7,7 +7,6 @@ and that nothing with the lab's name is left once the lab exits. Not timed.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import subprocess
@@ -19,7 +18,7 @@ import requests
 
 from bench.hosts import HostSpec, Lab, cleanup_stale, leftovers, missing_requirements
 from tests.fixtures.origin import make_file
-from tests.helpers import script
+from tests.helpers import metric_total, script, sha256_file
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -30,22 +29,6 @@ HOSTS = ("h1", "h2", "h3")
 ORIGIN_CODE = ("import sys,time\nfrom tests.fixtures.origin import OriginServer\n"
                "OriginServer(sys.argv[1], host=sys.argv[2], port=int(sys.argv[3])).start()\n"
                "while True: time.sleep(3600)\n")
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(MiB), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _metric(text: str, name: str, **labels) -> float:
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name) and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 @pytest.fixture
@@ -81,7 +64,7 @@ def test_pieces_move_between_namespaced_hosts(tmp_path, lab_prefix):
         for h, p in procs.items():
             assert p.wait(240) == 0, f"dfget on {h} failed: {lab.output(p)}"
         for h in HOSTS:
-            assert _sha256(str(tmp_path / f"{h}.out")) == digest
+            assert sha256_file(str(tmp_path / f"{h}.out")) == digest
 
         api = f"http://{sn_ip}:8002"
         # the API binds a non-loopback address: auth is on by default, with an admin token in the home
@@ -91,14 +74,14 @@ def test_pieces_move_between_namespaced_hosts(tmp_path, lab_prefix):
         peer_ips = {p["IP"] for p in peers}
         assert {lab.ip(h) for h in HOSTS} <= peer_ips, peers
         assert all(p["port"] > 0 for p in peers if p["IP"] in {lab.ip(h) for h in HOSTS})
-        from_peers = _metric(metrics, "dragonfly_supernode_pieces_reported_total", source="peer")
-        from_sn = _metric(metrics, "dragonfly_supernode_pieces_reported_total", source="supernode")
+        from_peers = metric_total(metrics, "dragonfly_supernode_pieces_reported_total", source="peer")
+        from_sn = metric_total(metrics, "dragonfly_supernode_pieces_reported_total", source="supernode")
         assert from_peers > 0, metrics
         assert from_sn > 0
         # the hosts' own uplinks carried pieces: bytes a host sent well beyond request/ack traffic
         sent = {h: lab.qdisc_stats(h)["bytes"] for h in HOSTS}
         assert sum(sent.values()) > SIZE // 4, sent
-        sn_sent = _metric(metrics, "dragonfly_supernode_piece_server_bytes_total")
+        sn_sent = metric_total(metrics, "dragonfly_supernode_piece_server_bytes_total")
         assert sn_sent < len(HOSTS) * SIZE        # the supernode did not serve every copy
         namespaces = [h.ns for h in lab.hosts.values()] + [lab.bridge_ns]
         assert all(os.path.exists(f"/run/netns/{ns}") for ns in namespaces)

@@ -1,9 +1,7 @@
 """Issue scenarios of the P2P core with real processes: one supernode, several dfget runs, a real origin."""
 from __future__ import annotations
 
-import hashlib
 import os
-import signal
 import time
 
 import pytest
@@ -11,17 +9,10 @@ import pytest
 from tests.e2e.p2p_stack import (SupernodeProcess, kill_upload_server, run_dfget, start_dfget,
                                  stop_upload_servers, upload_server_port)
 from tests.fixtures.origin import OriginServer, make_file
+from tests.helpers import sha256_file
 
 MiB = 1 << 20
 pytestmark = [pytest.mark.slow]
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(MiB), b""):
-            h.update(b)
-    return h.hexdigest()
 
 
 @pytest.fixture
@@ -68,7 +59,7 @@ def test_eight_dfgets_share_one_origin_fetch_and_mostly_peer_pieces(origin, supe
         output, _ = p.communicate(timeout=300)
         assert p.returncode == 0, output
         assert "download SUCCESS" in output
-        assert sha256(out) == digest
+        assert sha256_file(out) == digest
     assert origin.bytes_sent["/blob.bin"] == 64 * MiB          # the origin sent the file exactly once
     from_peers = supernode.metric("dragonfly_supernode_pieces_reported_total", source="peer")
     from_sn = supernode.metric("dragonfly_supernode_pieces_reported_total", source="supernode")
@@ -93,7 +84,7 @@ def test_peer_killed_while_serving_does_not_break_other_downloads(origin, supern
     for out, p in procs:
         output, _ = p.communicate(timeout=300)
         assert p.returncode == 0, output
-        assert sha256(out) == digest
+        assert sha256_file(out) == digest
 
 
 def test_corrupted_peer_is_rejected_and_blacklisted(origin, supernode, homes, tmp_path):
@@ -118,7 +109,7 @@ def test_corrupted_peer_is_rejected_and_blacklisted(origin, supernode, homes, tm
     good_out = tmp_path / "good.bin"
     r = run_dfget(url, str(good_out), homes("good"), [supernode.node], ["--notbs"])
     assert r.returncode == 0, r.stdout + r.stderr
-    assert sha256(good_out) == digest
+    assert sha256_file(good_out) == digest
     peers = supernode.peers()
     bad_port = upload_server_port(bad_home)
     bad_ids = {p["ID"] for p in peers if p["port"] == bad_port}
@@ -133,7 +124,7 @@ def test_supernode_unreachable_falls_back_to_source_unless_notbs(origin, homes, 
     out = tmp_path / "s.bin"
     r = run_dfget(origin.url("s.bin"), str(out), homes("s1"), [dead])
     assert r.returncode == 0, r.stdout + r.stderr
-    assert sha256(out) == digest
+    assert sha256_file(out) == digest
     out2 = tmp_path / "s2.bin"
     r = run_dfget(origin.url("s.bin"), str(out2), homes("s2"), [dead], ["--notbs"])
     assert r.returncode == 79, r.stdout + r.stderr       # register error (1103 & 0xFF)

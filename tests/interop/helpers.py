@@ -4,15 +4,9 @@ from __future__ import annotations
 import hashlib
 import re
 
+from tests.helpers import sha256_file  # noqa: F401 - re-exported for the interop tests
+
 MiB = 1 << 20
-
-
-def sha256_file(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(MiB), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def md5_file(path) -> str:

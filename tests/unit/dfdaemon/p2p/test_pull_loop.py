@@ -49,9 +49,11 @@ def run(tmp_path, nodes, **kw):
     return res, lines
 
 
-def scripted(task_replies, length, report_in_pull=False):
-    return ScriptedSupernode({"/peer/registry": [ok_register(length=length, piece_size=PS,
-                                                             report_in_pull=report_in_pull)],
+def scripted(task_replies, length, report_in_pull=False, registry=None):
+    """A supernode that registers (``registry``: its replies, by default one success, repeated) and answers
+    ``/peer/task`` with ``task_replies`` in turn."""
+    ok = ok_register(length=length, piece_size=PS, report_in_pull=report_in_pull)
+    return ScriptedSupernode({"/peer/registry": [ok if r == "ok" else r for r in (registry or ["ok"])],
                               "/peer/task": task_replies, "/peer/piece/suc": [(200, {"code": 611})],
                               "/peer/piece/error": [(200, {})], "/task/metrics": [(200, None)]})
 
@@ -126,12 +128,9 @@ def test_a_migration_that_finds_no_supernode_walks_the_list_again(tmp_path, cdn,
     is a 500 while it comes up, the walk after that registers again, and the download finishes."""
     monkeypatch.setattr(pull_loop, "MIGRATION_PAUSES", (0.01, 0.02, 0.04))
     srv, data, wrapped = cdn
-    ok = ok_register(length=len(data), piece_size=PS)
-    sn = ScriptedSupernode({"/peer/registry": [ok, (500, {"code": 500, "message": "starting"}), ok],
-                            "/peer/task": [(500, {"code": 500, "message": "stopping"}),
-                                           cont(*[piece(n, wrapped, srv.port) for n in range(3)]), cont(), cont(),
-                                           finish(data)],
-                            "/peer/piece/suc": [(200, {"code": 611})], "/task/metrics": [(200, None)]})
+    sn = scripted([(500, {"code": 500, "message": "stopping"}),
+                   cont(*[piece(n, wrapped, srv.port) for n in range(3)]), cont(), cont(), finish(data)],
+                  len(data), registry=["ok", (500, {"code": 500, "message": "starting"}), "ok"])
     try:
         res, lines = run(tmp_path, [sn.node])
     finally:
@@ -145,10 +144,8 @@ def test_a_migration_that_finds_no_supernode_walks_the_list_again(tmp_path, cdn,
 def test_a_migration_gives_up_after_its_walks(tmp_path, cdn, monkeypatch):
     monkeypatch.setattr(pull_loop, "MIGRATION_PAUSES", (0.01, 0.01))
     srv, data, _ = cdn
-    sn = ScriptedSupernode({"/peer/registry": [ok_register(length=len(data), piece_size=PS),
-                                               (500, {"code": 500, "message": "gone"})],
-                            "/peer/task": [(500, {"code": 500, "message": "stopping"})],
-                            "/task/metrics": [(200, None)]})
+    sn = scripted([(500, {"code": 500, "message": "stopping"})], len(data),
+                  registry=["ok", (500, {"code": 500, "message": "gone"})])
     try:
         res, _ = run(tmp_path, [sn.node], notbs=True)
     finally:

@@ -56,28 +56,26 @@ def test_a_registered_md5_is_still_checked_while_writing(origin, storage, make_c
     assert res.failure is None and res.success[2] == hashlib.md5(data).hexdigest()
 
 
-def test_a_piece_corrupted_on_disk_gets_no_md5_and_the_task_is_collected(origin, storage, make_config):
-    data = payload(3 * MiB, seed=4)
-    origin.add("/lazy-bad", data)
-    req = request_for(origin, "/lazy-bad")
+def cached_then_corrupted(origin, storage, make_config, path, size, seed, offset):
+    """A lazy-md5 manager that cached ``path`` (``size`` bytes); then ``offset`` of its CDN file is overwritten."""
+    origin.add(path, payload(size, seed=seed))
+    req = request_for(origin, path)
     mgr = lazy_manager(make_config, storage)
     assert run(mgr, req).failure is None
     w = storage.open_writer(data_key(req.task_id))
-    w.write_at(2 * PS + 100, b"corrupt!")
+    w.write_at(offset, b"corrupt!")
     w.close()
+    return mgr, req
+
+
+def test_a_piece_corrupted_on_disk_gets_no_md5_and_the_task_is_collected(origin, storage, make_config):
+    mgr, req = cached_then_corrupted(origin, storage, make_config, "/lazy-bad", 3 * MiB, 4, 2 * PS + 100)
     assert mgr.ensure_piece_md5(req.task_id, 2) == ""                   # not the md5 of the corrupt bytes
     assert not storage.exists(data_key(req.task_id)) and mgr.status(req.task_id) == T.WAITING
 
 
 def test_a_corrupt_file_gets_no_whole_file_md5(origin, storage, make_config):
-    data = payload(3 * MiB, seed=5)
-    origin.add("/lazy-bad-file", data)
-    req = request_for(origin, "/lazy-bad-file")
-    mgr = lazy_manager(make_config, storage)
-    assert run(mgr, req).failure is None
-    w = storage.open_writer(data_key(req.task_id))
-    w.write_at(PS + 7, b"corrupt!")
-    w.close()
+    mgr, req = cached_then_corrupted(origin, storage, make_config, "/lazy-bad-file", 3 * MiB, 5, PS + 7)
     assert mgr.ensure_file_md5(req.task_id) == ""
     assert not storage.exists(data_key(req.task_id))
 
