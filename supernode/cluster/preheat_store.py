@@ -9,7 +9,8 @@ member that runs it.
 - Jobs: hash ``preheat:jobs`` (id -> JSON), ids from the counter ``preheat:jobseq``.
 - A restarted member marks the unfinished records it ran FAILED ("interrupted by a restart"), as the SQLite
   store does; :meth:`expire` also fails unfinished records whose member left the cluster (its ``member:<id>``
-  key expired), so nothing waits for a member that is gone.
+  key expired), so nothing waits for a member that is gone, and so does :meth:`get` for the record it reads
+  (a preheat of the same image started again on another member then runs anew instead of joining the dead one).
 - Redis unreachable: reads and :meth:`put` (a new preheat) raise the cluster's UNAVAILABLE error (HTTP 503,
   logged once per interval); a status change of a running preheat (:meth:`save`) stays in memory and is
   written at the next successful call.
@@ -137,8 +138,22 @@ class RedisPreheatStore:
 
         def read():
             self._flush()
-            return self.redis.hget(self._k_rec, rec_id)
-        return self._parse(rec_id, self._call("preheat store read", read))
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hget(self._k_rec, rec_id)
+            pipe.hget(self._k_run, rec_id)
+            data, runner = pipe.execute()
+            rec = self._parse(rec_id, data)
+            if rec is not None and not rec.finished and runner and runner != self.member_id \
+                    and not self.member_alive(runner):
+                self._fail_orphans([(rec, runner)], self.clock())   # nothing waits for a member that is gone
+            return rec
+        return self._call("preheat store read", read)
+
+    def _fail_orphans(self, orphans, now: float) -> None:
+        for rec, mid in orphans:
+            rec.status, rec.error = FAILED, f"interrupted: supernode {mid} left the cluster"
+            rec.finish_time = rec.updated = now
+        self._write_many([rec for rec, _ in orphans])
 
     def list(self) -> list[PreheatRecord]:
         def read():
@@ -213,10 +228,8 @@ class RedisPreheatStore:
                 if rec is None or rec.finished:
                     continue
                 if mid != self.member_id and not self.member_alive(mid):
-                    rec.status, rec.error = FAILED, f"interrupted: supernode {mid} left the cluster"
-                    rec.finish_time = rec.updated = now
-                    orphans.append(rec)
-            self._write_many(orphans)
+                    orphans.append((rec, mid))
+            self._fail_orphans(orphans, now)
             kept = set(recs) - set(old)
             gone_jobs = []
             for jid, data in self.redis.hgetall(self._k_jobs).items():

@@ -11,6 +11,8 @@ live member would ever collect is swept here, by one member per ``gc_meta_interv
 - **policy runs of members that left**: runs still ``running`` that name a member which is not live are failed
   ("interrupted: member <id> left the cluster during the run"); a member that is alive fails its own at its
   next start, as before.
+- **cron firings of members that left, not finished**: run once more by the sweeping member
+  (``supernode.cluster.firings``), if its policy service runs.
 
 Redis unreachable: nothing is swept (logged once per interval); the next interval tries again.
 """
@@ -29,14 +31,18 @@ log = logging.getLogger(__name__)
 
 class SharedGc:
     def __init__(self, node, store, records, idle_after: float, interval: float, policy_store=lambda: None,
-                 clock=time.monotonic):
+                 clock=time.monotonic, take_over_firings=lambda live: 0):
+        """``take_over_firings(live member ids) -> count``: runs again the unfinished cron firings of members
+        that are gone (0 when this member runs no policies)."""
         self.node, self.store, self.records = node, store, records
+        self.take_over_firings = take_over_firings
         self.idle_after, self.interval = float(idle_after), max(1.0, float(interval))
         self.policy_store = policy_store
         self._clock = clock
         self._last: float | None = None
         self.swept_tasks = 0
         self.failed_runs = 0
+        self.firings_taken_over = 0
 
     def after_beat(self) -> None:
         now = self._clock()
@@ -49,6 +55,7 @@ class SharedGc:
         live = {m["id"] for m in self.node.membership.members()}
         self.sweep_tasks(live)
         self.sweep_runs(live)
+        self.firings_taken_over += self.take_over_firings(live)
 
     # --- tasks ----------------------------------------------------------------------------------
     def task_ids(self) -> set[str]:

@@ -40,7 +40,8 @@ def install_cluster(services, client=None) -> ClusterNode:
     node.membership.after_beat.append(node.takeover.check)      # resume fetches whose holder is gone
     node.membership.after_beat.append(cdn.renew_budget)         # this member's fetches stay counted
     node.gc = SharedGc(node, store, records, services.config.task_expire_time, services.config.gc_meta_interval,
-                       policy_store=lambda: _policy_store(services))
+                       policy_store=lambda: _policy_store(services),
+                       take_over_firings=lambda live: _take_over_firings(services, live))
     node.membership.after_beat.append(lambda: run_safely(node.gc, node.outage))    # what gone members left
     node.set_load(lambda: _load(services, node))
     return node
@@ -51,6 +52,15 @@ def _policy_store(services):
     from supernode.policies.service import EXTRAS_KEY
     svc = services.extras.get(EXTRAS_KEY)
     return svc.store if svc is not None and getattr(svc, "_parts", None) is not None else None
+
+
+def _take_over_firings(services, live) -> int:
+    """Run again the cron firings that members which left did not finish, if this member runs its policies."""
+    from supernode.policies.service import EXTRAS_KEY
+    svc = services.extras.get(EXTRAS_KEY)
+    if svc is None or not svc.started or svc.claims is None:
+        return 0
+    return svc.run_again(svc.claims.take_over(live), "a member that left the cluster")
 
 
 def _share_bandwidth(config, cdn_manager, node) -> None:

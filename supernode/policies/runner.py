@@ -121,6 +121,11 @@ class PolicyRunner:
     def stop(self) -> None:
         self._stop.set()
 
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`stop` was called: a run ending now was cut short by the stop."""
+        return self._stop.is_set()
+
     # ------------------------------------------------------------------ one run
     def _new_run(self, policy, trigger: str, scheduled_at: float | None = None) -> Run:
         run = Run(new_id(), policy.id, policy.name, trigger, RUN_RUNNING, started_at=self.clock(),

@@ -10,8 +10,9 @@ store after a restart finds the new process's runner. Under gevent monkey patchi
 threads are greenlets; nothing here blocks the hub for long.
 
 Several supernodes on one job store (a supernode cluster, docs/cluster.md): each member's scheduler sees every
-job, and ``claim(job_id, run_time) -> bool`` (an atomic claim shared by the members) decides, in the worker
-thread before the job runs, which member runs each firing; the others drop that run time. Each scheduler then
+job, and ``claims.claim(job_id, run_time) -> bool`` (an atomic claim shared by the members) decides, in the worker
+thread before the job runs, which member runs each firing; the others drop that run time. ``claims.done`` is told
+when the run ended, unless the member stopped during it (``supernode.cluster.firings`` hands such a firing on). Each scheduler then
 also re-reads the job store every ``rescan`` seconds, so that jobs another member added are fired here too.
 """
 from __future__ import annotations
@@ -36,6 +37,7 @@ JOB_TABLE = "policy_jobs"
 
 _runners: dict = {}                 # database id -> runner; filled by PolicyScheduler.start
 _runners_lock = threading.Lock()
+_firing = threading.local()         # .run_time: the scheduled time of the firing a claiming worker runs now
 
 
 def run_scheduled_policy(instance: str, policy_id: str) -> None:
@@ -45,7 +47,8 @@ def run_scheduled_policy(instance: str, policy_id: str) -> None:
     if runner is None:
         log.warning("scheduled policy run without a runner policy=%s instance=%s", policy_id, instance)
         return
-    runner.run(policy_id, "cron")
+    when = getattr(_firing, "run_time", None)
+    runner.run(policy_id, "cron", scheduled_at=when.timestamp() if when is not None else None)
 
 
 def job_id(policy_id: str) -> str:
@@ -57,18 +60,28 @@ def _signature(policy, timezone: str) -> str:
 
 
 class ClaimingExecutor(ThreadPoolExecutor):
-    """A thread pool that runs only the run times ``claim(job_id, run_time)`` grants this process."""
+    """A thread pool that runs only the run times ``claims.claim(job_id, run_time)`` grants this process, and
+    tells ``claims.done`` when such a run ended, unless ``stopping()`` says this process stopped during it (the
+    firing then stays unfinished, to be run again: see ``supernode.cluster.firings``)."""
 
-    def __init__(self, workers: int, claim):
+    def __init__(self, workers: int, claims, stopping=lambda: False):
         super().__init__(workers)
-        self.claim = claim
+        self.claims, self.stopping = claims, stopping
 
     def _do_submit_job(self, job, run_times):
         def claimed_run():
-            mine = [t for t in run_times if self.claim(job.id, t)]
+            mine = [t for t in run_times if self.claims.claim(job.id, t)]
             if not mine:
                 return []
-            return run_job(job, job._jobstore_alias, mine, self._logger.name)
+            events = []
+            for t in mine:                  # one at a time: each run records the firing it serves
+                _firing.run_time = t
+                try:
+                    events += run_job(job, job._jobstore_alias, [t], self._logger.name)
+                finally:
+                    _firing.run_time = None
+                    self._ended(job.id, [t])
+            return events
 
         def done(f):
             exc = f.exception()
@@ -79,16 +92,24 @@ class ClaimingExecutor(ThreadPoolExecutor):
 
         self._pool.submit(claimed_run).add_done_callback(done)
 
+    def _ended(self, jid: str, run_times) -> None:
+        if self.stopping():
+            log.warning("cron firing interrupted by the stop, left for another run job=%s", jid)
+            return
+        for t in run_times:
+            self.claims.done(jid, t)
+
 
 class PolicyScheduler:
     """Keeps one cron job per enabled cron policy in the job store and runs them through ``runner``."""
 
     def __init__(self, engine, store, runner, misfire_grace_time: float = 300.0, coalesce: bool = True,
-                 max_instances: int = 1, timezone: str = "UTC", workers: int = 4, claim=None,
+                 max_instances: int = 1, timezone: str = "UTC", workers: int = 4, claims=None,
                  rescan: float = 2.0):
-        """``claim``: see the module docstring (None: a supernode alone runs every firing)."""
+        """``claims``: see the module docstring (None: a supernode alone runs every firing)."""
         self.store = store
-        self.claim, self.rescan = claim, rescan
+        self.claims, self.rescan = claims, rescan
+        self._stopping = False
         self._rescan_stop = threading.Event()
         self.runner = runner
         self.timezone = timezone
@@ -97,8 +118,8 @@ class PolicyScheduler:
                          "max_instances": max(1, max_instances)}
         self.scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOB_TABLE)},
-            executors={"default": ThreadPoolExecutor(max(1, workers)) if claim is None
-                       else ClaimingExecutor(max(1, workers), claim)},
+            executors={"default": ThreadPoolExecutor(max(1, workers)) if claims is None
+                       else ClaimingExecutor(max(1, workers), claims, self._is_stopping)},
             job_defaults=dict(self.defaults),
             timezone=timezone)
         self.scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
@@ -111,13 +132,17 @@ class PolicyScheduler:
         """Register the runner, load jobs, reconcile them with the policies, then let misfires play out."""
         with _runners_lock:
             _runners[self.instance] = self.runner
+        self._stopping = False
         self.scheduler.start(paused=True)
         self.reconcile()
         self.scheduler.resume()
-        if self.claim is not None:
+        if self.claims is not None:
             self._rescan_stop.clear()
             threading.Thread(target=self._rescan_loop, name="policy-rescan", daemon=True).start()
         log.info("policy scheduler started jobs=%d", len(self.jobs()))
+
+    def _is_stopping(self) -> bool:
+        return self._stopping or bool(getattr(self.runner, "stopping", False))
 
     def _rescan_loop(self) -> None:
         while not self._rescan_stop.wait(self.rescan):
@@ -125,6 +150,7 @@ class PolicyScheduler:
                 self.scheduler.wakeup()
 
     def stop(self) -> None:
+        self._stopping = True
         self._rescan_stop.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)

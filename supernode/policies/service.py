@@ -12,9 +12,9 @@ from dfcommon.errors import DfError
 
 from .config import store_url, validate_policies
 from .events import PolicyEventRouter
-from .models import TRIGGER_MANUAL, Policy, Run, build_policy, check_id, iso
+from .models import TRIGGER_CRON, TRIGGER_MANUAL, Policy, Run, build_policy, check_id, iso
 from .runner import PolicyRunner
-from .schedule import PolicyScheduler
+from .schedule import JOB_PREFIX, PolicyScheduler
 from .store import PolicyStore, make_engine
 
 log = logging.getLogger(__name__)
@@ -22,11 +22,12 @@ EXTRAS_KEY = "policies"
 
 
 class PolicyService:
-    def __init__(self, config, preheat=None, claim=None, rescan: float = 2.0, member: str | None = None):
-        """``config`` is the SupernodeConfig; ``preheat`` the engine or a callable returning it; ``claim``
-        and ``rescan``: one member per cron firing in a cluster (see ``schedule.PolicyScheduler``); ``member``:
-        the cluster member id written into runs (a start then fails only this member's unfinished runs)."""
-        self.claim, self.rescan, self.member = claim, rescan, member
+    def __init__(self, config, preheat=None, claims=None, rescan: float = 2.0, member: str | None = None):
+        """``config`` is the SupernodeConfig; ``preheat`` the engine or a callable returning it; ``claims``
+        and ``rescan``: one member per cron firing in a cluster (``schedule.PolicyScheduler``, and
+        ``supernode.cluster.firings`` for the firings a member could not finish); ``member``: the cluster member
+        id written into runs (a start then fails only this member's unfinished runs)."""
+        self.claims, self.rescan, self.member = claims, rescan, member
         self.conf = validate_policies(config.policies)
         self.url = store_url(self.conf, config.home_dir)
         self._preheat = preheat
@@ -46,7 +47,7 @@ class PolicyService:
                                       max_images=c.max_images, member=self.member or "")
                 scheduler = PolicyScheduler(engine, store, runner, misfire_grace_time=c.misfire_grace_time,
                                             coalesce=c.coalesce, max_instances=c.max_instances, timezone=c.timezone,
-                                            workers=c.workers, claim=self.claim, rescan=self.rescan)
+                                            workers=c.workers, claims=self.claims, rescan=self.rescan)
                 self._parts = (store, runner, scheduler, PolicyEventRouter(store, runner))
             return self._parts
 
@@ -74,6 +75,39 @@ class PolicyService:
         if stale:
             log.warning("policy runs interrupted by the last stop count=%d", stale)
         self.scheduler.start()
+        if self.claims is not None:
+            self.run_again(self.claims.take_leftovers(), "this member's previous process")
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    def run_again(self, firings, left_by: str) -> int:
+        """Run once more, each in a thread of its own, the cron firings ``left_by`` did not finish (a member that
+        left the cluster, or this member before its restart); a policy deleted, disabled or no longer on a cron
+        schedule since is skipped."""
+        started = 0
+        for firing in firings:
+            policy_id = firing.job_id[len(JOB_PREFIX):] if firing.job_id.startswith(JOB_PREFIX) else ""
+            policy = self.store.get(policy_id) if policy_id else None
+            if policy is None or not policy.enabled or not policy.triggers.cron:
+                log.info("unfinished cron firing not run again: the policy is gone or off job=%s at=%s",
+                         firing.job_id, firing.run_time.isoformat())
+                continue
+            self.claims.adopt(firing)
+            log.warning("cron firing run again policy=%s scheduled=%s left unfinished by %s (member %s)",
+                        policy_id, firing.run_time.isoformat(), left_by, firing.member)
+            threading.Thread(target=self._run_firing, args=(policy_id, firing), name="policy-firing-again",
+                             daemon=True).start()
+            started += 1
+        return started
+
+    def _run_firing(self, policy_id: str, firing) -> None:
+        try:
+            self.runner.run(policy_id, TRIGGER_CRON, scheduled_at=firing.run_time.timestamp())
+        finally:
+            if not self.runner.stopping:
+                self.claims.done(firing.job_id, firing.run_time)
 
     def stop(self) -> None:
         if self._parts is None:
@@ -159,4 +193,4 @@ def _cluster_firings(services) -> dict:
     conf = validate_policies(services.config.policies)
     grace = conf.misfire_grace_time or 3600.0
     claims = FiringClaims(node.redis, node.keys, node.member_id, grace + 60, node.outage)
-    return {"claim": claims.claim, "rescan": max(0.5, node.conf.heartbeat_interval), "member": node.member_id}
+    return {"claims": claims, "rescan": max(0.5, node.conf.heartbeat_interval), "member": node.member_id}
