@@ -155,6 +155,16 @@ def test_running_records_of_a_member_that_left_are_failed(shared):
     assert got.status == FAILED and "m2 left the cluster" in got.error
 
 
+def test_reading_a_running_record_of_a_member_that_left_fails_it(shared):
+    a, b = shared.open(member="m1"), shared.open(member="m2")
+    b.put(rec("7" * 64, RUNNING))
+    assert a.get("7" * 64).status == RUNNING                  # m2 still heart-beats
+    shared.alive.discard("m2")
+    got = a.get("7" * 64)                                     # no expiry pass: the read itself sees it
+    assert got.status == FAILED and "m2 left the cluster" in got.error
+    assert shared.open(member="m3").get("7" * 64).status == FAILED      # written back for every member
+
+
 def test_redis_down_put_is_unavailable_save_is_kept(redis_factory):
     from dfcommon.errors import DfError
     from supernode.cluster.outage import OutageLog
