@@ -223,7 +223,10 @@ class ClusterDistribution:
             if m not in member_stats:
                 member_stats[m] = self._read_member(m, p)
         origin = svc.registry_blob_bytes(lab, self.registry).get(self.blob.digest, 0) - before
-        uplinks = sum(lab.qdisc_stats(h)["bytes"] - up_before[h] for h in sns)
+        up_bytes = {h: lab.qdisc_stats(h)["bytes"] - up_before[h] for h in sns}
+        uplinks = sum(up_bytes.values())
+        for m, b in up_bytes.items():
+            member_stats[m]["uplink_bytes"] = b
         exact = {}
         for h in hosts:
             out = os.path.join(work, f"out-{h}")
@@ -313,6 +316,8 @@ def run(args) -> int:
                         _log(r)
                         data["runs"].append(r)
     finally:
+        if args.keep_logs:
+            shutil.copytree(os.path.join(work, "lab", "logs"), args.keep_logs, dirs_exist_ok=True)
         shutil.rmtree(work, ignore_errors=True)
     data["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
     md = render(data)

@@ -40,8 +40,14 @@ def _row(r, runs):
     vs_cluster = f"{r['last_s'] / cluster:.3f}" if cluster and r["case"].startswith("kill") else "-"
     return [n, NAMES[r["case"]], r.get("repeat", 0) + 1, f"{r['last_s']:.2f}", f"{r['t_min_s']:.2f}",
             f"{r['last_s'] / r['t_min_s']:.3f}", vs_single, vs_cluster, f"{r['origin_bytes'] / size:.3f}",
-            f"{exact}/{n}", f"{r['supernode_uplink_bytes'] / size:.2f}", _killed(r),
+            f"{exact}/{n}", f"{r['supernode_uplink_bytes'] / size:.2f}", f"{_sn_cpu(r):.1f}",
+            f"{r.get('cpu_per_host_s', {}).get('redis', 0):.1f}", _killed(r),
             f"{r['machine_busy']:.0%}", f"{r['load_at_start'][0]:.2f}"]
+
+
+def _sn_cpu(r) -> float:
+    per_host = r.get("cpu_per_host_s", {})
+    return sum(per_host.get(m, 0.0) for m in r["members"])
 
 
 def _member_rows(r):
@@ -58,6 +64,7 @@ def _member_rows(r):
                      st["pull_calls"] if r["case"] != "single" else "-",
                      "-" if mean is None else f"{mean:.1f}",
                      f"{st['cdn_bytes'] / r['size_bytes']:.2f}", f"{st['payload_bytes'] / r['size_bytes']:.2f}",
+                     "-" if st.get("uplink_bytes") is None else f"{st['uplink_bytes'] / r['size_bytes']:.2f}",
                      f"{st['relayed_bytes'] / r['size_bytes']:.2f}", f"{st['lease_takeovers']:.0f}"])
     return rows
 
@@ -103,9 +110,9 @@ def render(data) -> str:
     u = args["uplink"]
     head = ["N", "case", "run", "last done (s)", "T_min (s)", "last/T_min", "vs one supernode",
             "vs cluster without kill", "origin bytes per blob (x)", "hosts byte-exact", "supernode uplinks (x F)",
-            "member killed", "machine CPU busy", "load at start"]
+            "supernodes' CPU (s)", "Redis CPU (s)", "member killed", "machine CPU busy", "load at start"]
     mhead = ["N", "case", "run", "member", "dfgets on it", "peak RSS (MiB)", "CPU (s)", "/peer/task calls",
-             "Redis round trips per call (mean)", "origin fetch (x F)", "pieces sent (x F)",
+             "Redis round trips per call (mean)", "origin fetch (x F)", "piece server sent (x F)", "uplink (x F)",
              "fetched from other members (x F)", "lease take-overs"]
     cmd = (f"sudo flock /tmp/bench.lock .venv/bin/python -m bench.distribution --cluster --size-mib {args['size_mib']} "
            f"--hosts {args['hosts']}" + (f" --repeats {args['repeats']}" if args.get("repeats", 1) != 1 else ""))

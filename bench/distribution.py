@@ -276,6 +276,7 @@ def parse_args(argv):
     ap.add_argument("--kill-at", type=float, default=0.3,
                     help="share of the N x F bytes the hosts have received when a member is killed (0.3)")
     ap.add_argument("--cluster-ttl", default="5s", help="members' cluster.member_ttl and cluster.lease_ttl (5s)")
+    ap.add_argument("--keep-logs", default="", help="cluster case: copy the processes' logs to this directory")
     ap.add_argument("--cluster-heartbeat", default="500ms", help="members' cluster.heartbeat_interval (500ms)")
     args = ap.parse_args(argv)
     if args.cluster:
