@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 
@@ -265,7 +266,30 @@ def parse_args(argv):
     ap.add_argument("--json", default="", help="also write the raw results (timelines included) to this file")
     ap.add_argument("--render-only", action="store_true",
                     help="rewrite the docs section and plot from bench/results/distribution.json without running")
+    ap.add_argument("--cluster", action="store_true",
+                    help="the cluster case instead (bench/dist_cluster.py): one supernode against 3 members on one "
+                         "redis-server, one dfget per host, and a member SIGKILLed at --kill-at; one blob of "
+                         "--size-mib (default 128 here), --hosts default 4,8, section distribution_cluster")
+    ap.add_argument("--cluster-cases", default="single,cluster,kill-other,kill-lease",
+                    help="runs of each N in the cluster case, in this order: single (one supernode), cluster, "
+                         "kill-other (a member without the origin lease killed), kill-lease (the lease holder)")
+    ap.add_argument("--kill-at", type=float, default=0.3,
+                    help="share of the N x F bytes the hosts have received when a member is killed (0.3)")
+    ap.add_argument("--cluster-ttl", default="5s", help="members' cluster.member_ttl and cluster.lease_ttl (5s)")
+    ap.add_argument("--keep-logs", default="", help="cluster case: copy the processes' logs to this directory")
+    ap.add_argument("--cluster-heartbeat", default="500ms", help="members' cluster.heartbeat_interval (500ms)")
     args = ap.parse_args(argv)
+    if args.cluster:
+        given = {a.split("=", 1)[0] for a in (argv if argv is not None else sys.argv[1:])}
+        if "--size-mib" not in given:
+            args.size_mib = 128
+        if "--hosts" not in given:
+            args.hosts = "4,8"
+        if "--repeats" not in given:
+            args.repeats = 1
+        if args.section == "distribution":
+            args.section = "distribution_cluster"
+        args.client, args.layers, args.direct = "dfget", "1", False
     if args.client == "auto":
         try:
             from tests.helpers import script
@@ -319,6 +343,11 @@ def paced_supernode_args(args) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.cluster:
+        from bench import dist_cluster
+        if not args.render_only:
+            args.supernode_args = paced_supernode_args(args)
+        return dist_cluster.run(args)
     raw_flags = args.supernode_args
     if not args.render_only:
         args.supernode_args = paced_supernode_args(args)

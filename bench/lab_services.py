@@ -18,6 +18,7 @@ from tests.helpers import script
 REGISTRY_PORT = 5000
 SN_PORT, SN_DOWNLOAD_PORT = 8002, 8001
 MIRROR_PORT = 65001
+SN_FLAGS = ("--max-bandwidth", "4G", "--system-bandwidth", "1M", "--log-level", "WARNING")   # every supernode's
 _ACCESS = re.compile(r'"(?P<method>GET|HEAD) (?P<path>/v2/\S+/blobs/(?P<digest>sha256:[0-9a-f]{64}))\S* HTTP/[\d.]+" '
                      r'(?P<status>\d{3}) (?P<bytes>\d+)')
 
@@ -77,8 +78,7 @@ def push_image(lab: Lab, host: str, oci_ref: str, dest_repo: str, workdir: str) 
 def start_supernode(lab: Lab, host: str, home: str, extra=()):
     ip = lab.ip(host)
     argv = [script("supernode"), "--home-dir", home, "--port", str(SN_PORT), "--download-port",
-            str(SN_DOWNLOAD_PORT), "--listen-ip", ip, "--advertise-ip", ip, "--max-bandwidth", "4G",
-            "--system-bandwidth", "1M", "--log-level", "WARNING", *extra]
+            str(SN_DOWNLOAD_PORT), "--listen-ip", ip, "--advertise-ip", ip, *SN_FLAGS, *extra]
     proc = lab.popen(host, argv, name="supernode")
     lab.wait_tcp(host, ip, SN_PORT, proc=proc)
     return proc
@@ -126,8 +126,10 @@ def skopeo_blob_path(dest_dir: str, dest: str, digest: str) -> str:
     return os.path.join(dest_dir, "blobs", algo, hexdigest) if dest == "oci" else os.path.join(dest_dir, hexdigest)
 
 
-def dfget_argv(lab: Lab, host: str, url: str, out: str, home: str, sn_host: str) -> list[str]:
-    return [script("dfget"), "-u", url, "-o", out, "--home", home, "--node", f"{lab.ip(sn_host)}:{SN_PORT}",
+def dfget_argv(lab: Lab, host: str, url: str, out: str, home: str, sn_host: str | None,
+               nodes: str | None = None) -> list[str]:
+    """dfget in ``host`` on the supernode in ``sn_host``, or on the ``--node`` list ``nodes`` (cluster members)."""
+    return [script("dfget"), "-u", url, "-o", out, "--home", home, "--node", nodes or f"{lab.ip(sn_host)}:{SN_PORT}",
             "--ip", lab.ip(host), "--locallimit", "0", "--notbs", "--alivetime", "60s", "--expiretime", "60s"]
 
 

@@ -11,11 +11,12 @@ import os
 import pytest
 import redis
 import requests
-import yaml
 
+from bench import cluster_lab
 from bench.hosts import HostSpec, Lab, missing_requirements
+from bench.lab_services import dfget_argv
 from tests.fixtures.origin import OriginServer, make_file
-from tests.helpers import metric_total, script, sha256_file
+from tests.helpers import metric_total, sha256_file
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -37,45 +38,24 @@ def lab(tmp_path):
 
 
 def start_redis(lab: Lab, workdir: str):
-    os.makedirs(workdir, exist_ok=True)
-    ip = lab.ip("redis")
-    proc = lab.popen("redis", ["redis-server", "--port", str(REDIS_PORT), "--bind", ip, "--dir", workdir,
-                               "--save", "", "--appendonly", "no", "--protected-mode", "no"], name="redis")
-    lab.wait_tcp(MEMBERS[0], ip, REDIS_PORT, proc=proc)
-    return proc, f"redis://{ip}:{REDIS_PORT}/0"
+    return cluster_lab.start_redis(lab, "redis", workdir, probe_host=MEMBERS[0], port=REDIS_PORT)
 
 
 def member_config(lab: Lab, home: str, member: str, redis_url: str, base: dict | None = None) -> str:
-    os.makedirs(home, exist_ok=True)
-    ip = lab.ip(member)
-    path = os.path.join(home, "supernode.yml")
-    with open(path, "w") as f:
-        yaml.safe_dump({"home_dir": home, "port": API, "download_port": PIECES, "listen_ip": ip, "advertise_ip": ip,
-                        "gc_initial_delay": "1h", "auth": "none", **(base or {}),
-                        "cluster": {"redis_url": redis_url, "member_id": member, "heartbeat_interval": "500ms",
-                                    "member_ttl": "5s", "lease_ttl": "5s"}}, f)
-    return path
+    return cluster_lab.member_config(lab, home, member, redis_url, API, PIECES, base=base)
 
 
 def start_member(lab: Lab, member: str, config: str):
     env = dict(os.environ, SUPERNODE_FETCH_ALLOW=f"{lab.root_ip}/32")      # the origin, on the root's address
-    proc = lab.popen(member, [script("supernode"), "--config", config], name="supernode", env=env)
-    lab.wait_tcp(HOSTS[0], lab.ip(member), API, proc=proc, timeout=30)
-    lab.wait_tcp(HOSTS[0], lab.ip(member), PIECES, proc=proc, timeout=30)
-    return proc
+    return cluster_lab.start_member(lab, member, config, HOSTS[0], API, PIECES, env=env)
 
 
 def nodes_for(lab: Lab, first: str) -> str:
-    """``--node`` of a dfget whose member is ``first``: that member, then the others. dfget shuffles its node
-    list by weight (as Dragonfly's does), so its own member has weight 20 against 1 for each other."""
-    order = [first] + [m for m in MEMBERS if m != first]
-    return ",".join(f"{lab.ip(m)}:{API}" + ("=20" if m == first else "=1") for m in order)
+    return cluster_lab.nodes_arg(lab, MEMBERS, first, API)
 
 
 def start_dfget(lab: Lab, host: str, url: str, out: str, home: str, member: str):
-    argv = [script("dfget"), "-u", url, "-o", out, "--home", home, "--node", nodes_for(lab, member),
-            "--ip", lab.ip(host), "--locallimit", "0", "--notbs", "--alivetime", "60s", "--expiretime", "60s"]
-    return lab.popen(host, argv, name="dfget")
+    return lab.popen(host, dfget_argv(lab, host, url, out, home, None, nodes=nodes_for(lab, member)), name="dfget")
 
 
 def test_three_members_eight_hosts_origin_once_pieces_between_members(lab, tmp_path):
