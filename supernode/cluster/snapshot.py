@@ -166,8 +166,8 @@ class SampledHolders:
 class CallCache:
     """The subset of the redis client the store uses, answered from one snapshot, writes queued."""
 
-    def __init__(self, client, raw: dict):
-        self.live = client
+    def __init__(self, client, raw: dict, on_miss=None):
+        self.live, self.on_miss = client, on_miss
         self.h: dict[str, dict[str, str]] = {k: dict(v) if v else {} for k, v in raw.get("h", {}).items()}
         self.s: dict[str, set[str]] = {k: set(v or ()) for k, v in raw.get("s", {}).items()}
         self.ss: dict[str, SampledHolders] = {}
@@ -200,6 +200,8 @@ class CallCache:
     def _miss(self):
         """A value the snapshot does not hold: send what is queued, then read live."""
         self.misses += 1
+        if self.on_miss is not None:
+            self.on_miss()
         self.flush()
         return self.live
 

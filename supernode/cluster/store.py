@@ -63,6 +63,7 @@ class RedisSchedulerStore:
     def __init__(self, client, keys: Keys, clock=time.time, sample: int = SAMPLE, sampled_pieces: int = SAMPLED_PIECES):
         self._client, self.k, self._clock = client, keys, clock
         self.sample, self.sampled_pieces = sample, sampled_pieces
+        self.on_miss = None                     # called at each read a snapshot did not hold (a metric)
         self.blacklist = _Blacklists(self)
         self.peers = _Peers(self)
         self._local = threading.local()         # the snapshot of the call running in this greenlet, if any
@@ -91,7 +92,7 @@ class RedisSchedulerStore:
         raw = self._snapshot(args=[self.k.p, task_id, cid, peer_id or "", json.dumps(pids),
                                    json.dumps([str(p) for p in pieces]), self.sample, self.sampled_pieces,
                                    "1" if schedule else "0"], client=self._client)
-        cache = CallCache(self._client, json.loads(raw))
+        cache = CallCache(self._client, json.loads(raw), self.on_miss)
         self._local.cache = cache
         try:
             yield cache
