@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from prometheus_client import Counter, Histogram
 
 NS, SN = "dragonfly", "supernode"
-BUCKETS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 24, 32, 64)     # one per count up to 8: exact quantiles there
+BUCKETS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 24, 32, 48, 64, 96, 128, 256)    # one per count up to 8: exact quantiles there
 
 
 class RoundTrips:
