@@ -86,3 +86,42 @@ def metric_total(text: str, name: str, **labels) -> float:
         if line.startswith(name) and all(f'{k}="{v}"' in line for k, v in labels.items()):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def histogram_quantiles(texts, name: str, qs=(0.5, 0.9, 1.0), **labels) -> dict[float, float] | None:
+    """For each ``q``: the least bucket bound (``le``) of histogram ``name`` holding at least ``q`` of the
+    observations whose labels include ``labels``, over the Prometheus texts ``texts`` summed (exact where the
+    buckets are one per value). None when nothing was observed."""
+    counts: dict[float, float] = {}
+    for text in texts:
+        for line in text.splitlines():
+            if not line.startswith(name + "_bucket{") or not all(f'{k}="{v}"' in line for k, v in labels.items()):
+                continue
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            bound = float("inf") if le == "+Inf" else float(le)
+            counts[bound] = counts.get(bound, 0.0) + float(line.rsplit(" ", 1)[1])
+    total = counts.get(float("inf"), 0.0)
+    if not total:
+        return None
+    bounds = sorted(counts)
+    return {q: next(b for b in bounds if counts[b] >= q * total) for q in qs}
+
+
+def round_trip_report(texts) -> str:
+    """The cluster members' Redis round trips per call of the peer API (from the round-trip histograms of
+    supernode/cluster/round_trips.py): mean, p50, p90 and max per call kind, one line each."""
+    calls = sorted({line.split('call="', 1)[1].split('"', 1)[0] for text in texts for line in text.splitlines()
+                    if line.startswith("dragonfly_supernode_cluster_redis_round_trips_per_call_count{")})
+    out = []
+    for call in calls:
+        n = sum(metric_total(t, "dragonfly_supernode_cluster_redis_round_trips_per_call_count", call=call)
+                for t in texts)
+        trips = sum(metric_total(t, "dragonfly_supernode_cluster_redis_round_trips_per_call_sum", call=call)
+                    for t in texts)
+        q = histogram_quantiles(texts, "dragonfly_supernode_cluster_redis_round_trips_per_call", call=call)
+        if n and q:
+            out.append(f"  {call}: {n:.0f} calls, mean {trips / n:.2f}, p50 {q[0.5]:g}, p90 {q[0.9]:g}, "
+                       f"max {q[1.0]:g}")
+    misses = sum(metric_total(t, "dragonfly_supernode_cluster_snapshot_misses_total") for t in texts)
+    out.append(f"  snapshot misses: {misses:.0f}")
+    return "\n".join(out)

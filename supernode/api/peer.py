@@ -90,7 +90,7 @@ def create_peer_blueprint(services) -> Blueprint:
     metrics = services.metrics
     digests = services.extras.get("piece_digests")
     cluster = services.extras.get("cluster")
-    pull_meter = cluster.round_trips.pull_call if cluster is not None else nullcontext
+    meter = cluster.round_trips.call if cluster is not None else (lambda name: nullcontext({}))
 
     @bp.post("/peer/registry")
     def registry():
@@ -101,7 +101,8 @@ def create_peer_blueprint(services) -> Blueprint:
             req.super_node_ip = host_ip()
         refuse_tokenless_peer(services, req)
         try:
-            data = manager.register(req)
+            with meter("/peer/registry"):
+                data = manager.register(req)
         except DfError as e:
             if e.kind.code in ("INVALID_PARAM", "FETCH_REFUSED", "UNAVAILABLE"):   # 4xx / 503 (a cap) as they are
                 raise
@@ -116,8 +117,9 @@ def create_peer_blueprint(services) -> Blueprint:
     def pull_piece_task():
         req = parse_pull(query_params(request))
         try:
-            with pull_meter():
+            with meter("/peer/task") as call:
                 code, data = manager.pull(req)
+                call["call"] = f"/peer/task {code}"
         except DfError as e:
             if e.kind.code == "INVALID_PARAM":
                 raise
@@ -131,8 +133,9 @@ def create_peer_blueprint(services) -> Blueprint:
     @bp.get("/peer/piece/suc")
     def piece_success():
         p = query_params(request)
-        code = manager.piece_success(check_task_id(p.str("taskId", required=True)), p.str("cid", required=True),
-                                     p.str("dstCid"), p.str("pieceRange", required=True, max_len=64))
+        with meter("/peer/piece/suc"):
+            code = manager.piece_success(check_task_id(p.str("taskId", required=True)), p.str("cid", required=True),
+                                         p.str("dstCid"), p.str("pieceRange", required=True, max_len=64))
         return result_info(code)
 
     @bp.get("/peer/piece/error")

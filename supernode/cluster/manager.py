@@ -3,7 +3,10 @@ its calls. A register publishes the task, the peer and its dfget task; any other
 members published about the task, so a peer registered on member A is served by member B."""
 from __future__ import annotations
 
-from supernode.scheduler.manager import TaskManager
+from contextlib import contextmanager
+
+from dfcommon.errors import DfError
+from supernode.scheduler.manager import TaskManager, _piece_num
 from supernode.scheduler.requests import RESULT_SUC, TASK_RUNNING
 
 from .outage import REDIS_ERRORS, unavailable
@@ -48,6 +51,7 @@ class ClusterTaskManager(TaskManager):
             self.records.publish_task(task)
         if dt is not None and peer is not None:
             self.records.publish_dfget(dt, peer)
+            st.progress.note_uplink(peer.id, peer.uplink)       # read with the peer's state by snapshots
         return reply
 
     def warm(self, raw_url, headers=None, filters=(), identifier="", insecure=False):
@@ -56,16 +60,34 @@ class ClusterTaskManager(TaskManager):
         return task
 
     def pull(self, req):
-        self._shared("/peer/task", self.sync, req.task_id)
+        # the shared records are read again in the call's snapshot when their version changed (_call_scope)
+        reply = self._shared("/peer/task", super().pull, req)
         if req.status == TASK_RUNNING and req.result == RESULT_SUC:
             self._count_cross(req.task_id, req.dst_cid, req.src_cid)
-        return self._shared("/peer/task", super().pull, req)
+        return reply
 
     def piece_success(self, task_id, cid, dst_cid, piece_range):
-        self._shared("/peer/piece/suc", self.sync, task_id)
         code = self._shared("/peer/piece/suc", super().piece_success, task_id, cid, dst_cid, piece_range)
         self._count_cross(task_id, dst_cid, cid)
         return code
+
+    @contextmanager
+    def _call_scope(self, task_id, cid, dst_cid=None, piece_range="", schedule=True):
+        """One snapshot of the shared store for the call (supernode.cluster.snapshot): the client, the task,
+        the asking peer and the source of a reported piece, with ``schedule`` the holders of the pieces the
+        client wants; the task's shared records are read again only when their version changed. The call's
+        writes go out in one pipeline when it ends."""
+        st = self.state
+        dt = st.dfget_tasks.get(cid, task_id)
+        dst = self._dst_pid(dst_cid, task_id) if dst_cid is not None else None
+        try:
+            reported = [_piece_num(piece_range)] if piece_range else []
+        except DfError:
+            reported = []               # the call itself refuses the range
+        with st.progress.call(task_id, cid, dt.peer_id if dt is not None else "", [dst] if dst else [],
+                              reported, schedule) as snap:
+            self.records.sync(task_id, runs_cdn=self.cdn.runs(task_id), ver=snap.ver)   # no read: same version
+            yield snap
 
     def _count_cross(self, task_id: str, server_cid: str, taker_cid: str) -> None:
         """A piece reported as written, served by ``server_cid`` to ``taker_cid``: counted when both are peers

@@ -31,6 +31,8 @@ def _task_doc(task: Task) -> str:
                        "root_cas": [base64.b64encode(c).decode() for c in task.root_cas], "created": task.created})
 
 
+_READ = object()       # sync: read the record version
+
 class SharedRecords:
     def __init__(self, client, keys: Keys, state, member_id: str):
         self.r, self.k, self.state, self.me = client, keys, state, member_id
@@ -102,10 +104,12 @@ class SharedRecords:
             del self._member_of[key]
 
     # --- adopt (a member that gets a call about a task it has not seen, or that changed) --------------------
-    def sync(self, task_id: str, runs_cdn: bool = False) -> Task | None:
+    def sync(self, task_id: str, runs_cdn: bool = False, ver=_READ) -> Task | None:
         """Bring the task's shared records into this member's registries (call with the state lock held).
-        ``runs_cdn``: this member runs the task's CDN download, so its own status is the one that counts."""
-        ver = self.r.get(self.k.task(task_id, "ver"))
+        ``runs_cdn``: this member runs the task's CDN download, so its own status is the one that counts.
+        ``ver``: the record version, when the caller read it already (a call's snapshot)."""
+        if ver is _READ:
+            ver = self.r.get(self.k.task(task_id, "ver"))
         st = self.state
         task = st.tasks.get(task_id)
         if ver is None:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from prometheus_client import Counter, Histogram
 
 NS, SN = "dragonfly", "supernode"
-BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64)
+BUCKETS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 24, 32, 48, 64, 96, 128, 256)    # one per count up to 8: exact quantiles there
 
 
 class RoundTrips:
@@ -22,6 +22,12 @@ class RoundTrips:
                              namespace=NS, subsystem=SN, registry=registry)
         self.per_pull = Histogram("cluster_redis_round_trips_per_pull", "Redis round trips made by one "
                                   "/peer/task call", namespace=NS, subsystem=SN, registry=registry, buckets=BUCKETS)
+        self.per_call = Histogram("cluster_redis_round_trips_per_call", "Redis round trips made by one call of "
+                                  "the peer API, by call (a /peer/task call by its reply code)", ["call"],
+                                  namespace=NS, subsystem=SN, registry=registry, buckets=BUCKETS)
+        self.snapshot_misses = Counter("cluster_snapshot_misses", "Reads a call's snapshot of the scheduler store "
+                                       "did not hold and made live (one round trip each)", namespace=NS,
+                                       subsystem=SN, registry=registry)
         self._local = threading.local()
 
     def install(self, client) -> None:
@@ -48,9 +54,20 @@ class RoundTrips:
     @contextmanager
     def pull_call(self):
         """Observe the round trips made inside the block as one ``/peer/task`` call."""
+        with self.call("/peer/task") as box:
+            yield box
+
+    @contextmanager
+    def call(self, name: str):
+        """Observe the round trips made inside the block as one call ``name`` of the peer API (in
+        ``per_call``; a ``/peer/task`` call in ``per_pull`` too). The block may name the call more closely by
+        setting ``box["call"]`` (a /peer/task call: its reply code)."""
         self._local.n = 0
+        box = {"call": name}
         try:
-            yield
+            yield box
         finally:
-            self.per_pull.observe(self._local.n)
-            self._local.n = None
+            n, self._local.n = self._local.n, None
+            self.per_call.labels(box["call"]).observe(n)
+            if name == "/peer/task":
+                self.per_pull.observe(n)

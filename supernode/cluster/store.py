@@ -22,12 +22,18 @@ default), shared by every member.
 from __future__ import annotations
 
 import json
+import threading
 import time
+from contextlib import contextmanager
 
 from supernode.scheduler.piece_status import FAILED, RUNNING, SEMISUC, SUCCESS, WAITING
 from supernode.scheduler.progress import SUPERLOAD_RESET_AFTER, ClientProgress, PeerState
 
 from .keys import Keys
+from .snapshot import PUSH_START, RELEASE, SNAPSHOT, CallCache, SampledHolders
+
+SAMPLE = 16             # holders of a piece a snapshot reads (SRANDMEMBER past that): the scheduler's largest draw
+SAMPLED_PIECES = 32     # pieces a snapshot reads holders of (the rarest it wants; the scheduler looks at 24)
 
 
 def _i(v, default: int = 0) -> int:
@@ -54,10 +60,50 @@ class _Peers:
 
 
 class RedisSchedulerStore:
-    def __init__(self, client, keys: Keys, clock=time.time):
-        self.r, self.k, self._clock = client, keys, clock
+    def __init__(self, client, keys: Keys, clock=time.time, sample: int = SAMPLE, sampled_pieces: int = SAMPLED_PIECES):
+        self._client, self.k, self._clock = client, keys, clock
+        self.sample, self.sampled_pieces = sample, sampled_pieces
+        self.on_miss = None                     # called at each read a snapshot did not hold (a metric)
         self.blacklist = _Blacklists(self)
         self.peers = _Peers(self)
+        self._local = threading.local()         # the snapshot of the call running in this greenlet, if any
+        self._snapshot = client.register_script(SNAPSHOT)
+        self._release_script = client.register_script(RELEASE)
+        self._push_script = client.register_script(PUSH_START)
+
+    @property
+    def r(self):
+        """The Redis client, or inside ``call`` the call's snapshot standing in for it."""
+        return getattr(self._local, "cache", None) or self._client
+
+    # --- one call's snapshot (supernode.cluster.snapshot) ---------------------------------------------
+    @contextmanager
+    def call(self, task_id: str, cid: str, peer_id: str = "", peers=(), pieces=(), schedule: bool = True):
+        """Read what a call about ``task_id`` and client ``cid`` asks in one round trip (the peers ``peers``
+        and, for the pieces ``pieces`` just reported, whether ``peer_id`` holds them; with ``schedule`` the
+        holders of the pieces the client wants), answer the store's reads from it inside the block and send
+        the block's writes in one pipeline when it ends. Yields the snapshot (``ver``: the task's record
+        version). Nested calls share the outer snapshot."""
+        outer = getattr(self._local, "cache", None)
+        if outer is not None:
+            yield outer
+            return
+        pids = list(dict.fromkeys(p for p in (peer_id, *peers) if p))
+        raw = self._snapshot(args=[self.k.p, task_id, cid, peer_id or "", json.dumps(pids),
+                                   json.dumps([str(p) for p in pieces]), self.sample, self.sampled_pieces,
+                                   "1" if schedule else "0"], client=self._client)
+        cache = CallCache(self._client, json.loads(raw), self.on_miss)
+        self._local.cache = cache
+        try:
+            yield cache
+        finally:
+            self._local.cache = None
+            cache.flush()
+
+    def note_uplink(self, peer_id: str, uplink: str) -> None:
+        """Record the upload server of a peer that registered (kept if it has one), so a snapshot reads its
+        load with the peer's state before the peer first serves."""
+        self.r.hsetnx(self.k.peer(peer_id), "uplink", uplink)
 
     @property
     def tasks(self) -> list[str]:
@@ -122,7 +168,8 @@ class RedisSchedulerStore:
         return total
 
     def holders(self, task_id: str, piece: int) -> set[str]:
-        return set(self.r.smembers(self.k.task(task_id, f"h:{piece}")))
+        hs = self.r.smembers(self.k.task(task_id, f"h:{piece}"))
+        return hs if isinstance(hs, SampledHolders) else set(hs)
 
     def in_flight(self, task_id: str, piece: int) -> int:
         return max(0, _i(self.r.hget(self.k.task(task_id, "fl"), str(piece))))
@@ -240,12 +287,37 @@ class RedisSchedulerStore:
 
     def _push_start(self, task_id: str, piece: int, when: float) -> None:
         key = self.k.task(task_id, "sending")
-        starts = json.loads(self.r.hget(key, str(piece)) or "[]")
+        cache = getattr(self._local, "cache", None)
+        if cache is None:
+            self._push_script(keys=[key], args=[str(piece), repr(when)], client=self._client)
+            return
+        starts = json.loads(cache.hget(key, str(piece)) or "[]")        # the call's own view
         starts.append(when)
-        self.r.hset(key, str(piece), json.dumps(starts))
+        cache.local_only = True
+        try:
+            cache.hset(key, str(piece), json.dumps(starts))
+        finally:
+            cache.local_only = False
+        cache.queue_eval(PUSH_START, [key], [str(piece), repr(when)])
 
     def _release(self, cid: str, task_id: str, piece: int) -> str | None:
-        """Release a running piece of client ``cid``: in-flight, supernode slot or the source's load."""
+        """Release a running piece of client ``cid``: in-flight, supernode slot or the source's load (one
+        script, so two members releasing the same piece at once release it once)."""
+        args = [self.k.p, cid, task_id, str(piece), repr(self._clock())]
+        cache = getattr(self._local, "cache", None)
+        if cache is None:
+            return self._release_script(args=args, client=self._client)
+        cache.local_only = True             # the call's own view; the script does it in Redis
+        try:
+            dst = self._release_effects(cid, task_id, piece)
+        finally:
+            cache.local_only = False
+        if dst is not None:
+            cache.queue_eval(RELEASE, [], args)
+        return dst
+
+    def _release_effects(self, cid: str, task_id: str, piece: int) -> str | None:
+        """What ``RELEASE`` does, worked out on the call's snapshot."""
         run = self.k.client(cid, "run")
         dst = self.r.hget(run, str(piece))
         if dst is None or not self.r.hdel(run, str(piece)):

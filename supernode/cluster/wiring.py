@@ -23,6 +23,7 @@ def install_cluster(services, client=None) -> ClusterNode:
     services.extras["cluster"] = node
     st = services.state
     store = RedisSchedulerStore(node.redis, node.keys)
+    store.on_miss = node.round_trips.snapshot_misses.inc
     st.progress = services.scheduler.progress = store
     st.signals = ClusterSignals(node.redis, node.keys, node.member_id, node.outage)     # held 602s, cluster-wide
     node.runners.append(st.signals)

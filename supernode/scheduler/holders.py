@@ -219,6 +219,8 @@ def sample_holders(holders, k: int, rng: random.Random) -> list[str]:
     """Up to ``k`` random holders from any store's ``holders()`` answer (a HolderSet draws in O(k))."""
     if isinstance(holders, HolderSet):
         return holders.sample(k, rng)
+    if hasattr(holders, "sample"):           # a store's own sample (the cluster snapshot's SampledHolders)
+        return holders.sample(k, rng)
     if len(holders) <= k:
         return list(holders)
     return rng.sample(sorted(holders), k)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 
 from dfcommon import pieces
 from dfcommon import task_id as tid
@@ -23,6 +24,7 @@ from .tasks import DF_FAILED, DF_RUNNING, DF_SUCCESS, DfgetTask, Task, new_task
 log = logging.getLogger(__name__)
 CODE_FINISH, CODE_CONTINUE, CODE_WAIT, CODE_PIECE_REPORT, CODE_PEER_DOWN = 600, 601, 602, 611, 612
 STALE_RETRIES = 2       # schedule again when every holder a call picked turned out stale
+_NO_SCOPE = nullcontext()     # reusable: entered once per call when the store needs no scope
 _RESULTS = {RESULT_SUC: P.SUCCESS, RESULT_FAIL: P.FAILED, RESULT_SEMISUC: P.SEMISUC}
 
 
@@ -122,7 +124,8 @@ class TaskManager:
         the 602 is held for up to ``pull_hold`` seconds and the client scheduled again as soon as the
         task's progress changes (see :mod:`supernode.scheduler.signals`)."""
         st = self.state
-        with st.lock:
+        with st.lock, self._call_scope(req.task_id, req.src_cid, req.dst_cid if req.status == TASK_RUNNING else None,
+                                       req.piece_range if req.status == TASK_RUNNING else ""):
             dt = st.dfget_tasks.require(req.src_cid, req.task_id)
             task = st.tasks.require(req.task_id)
             st.tasks.touch(task.id)
@@ -142,6 +145,12 @@ class TaskManager:
             changed = st.signals.event(task.id)
         return self._held(req, changed, time.monotonic() + hold)
 
+    def _call_scope(self, task_id: str, cid: str, dst_cid: str | None = None, piece_range: str = "",
+                    schedule: bool = True):
+        """Around one call's work under the lock: nothing here (the in-memory store answers at once); a
+        cluster member reads the call's view of the shared store once and writes once (ClusterTaskManager)."""
+        return _NO_SCOPE
+
     def _held(self, req: PullRequest, changed, deadline: float) -> tuple[int, object]:
         """Schedule again at every change of the task until something is handed out or ``deadline``."""
         st = self.state
@@ -149,7 +158,7 @@ class TaskManager:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not changed.wait(remaining):
                 return CODE_WAIT, None
-            with st.lock:
+            with st.lock, self._call_scope(req.task_id, req.src_cid):
                 dt, task = st.dfget_tasks.get(req.src_cid, req.task_id), st.tasks.get(req.task_id)
                 if dt is None or task is None:
                     return CODE_WAIT, None          # dropped while held: the next call gets the error
@@ -235,7 +244,7 @@ class TaskManager:
     def piece_success(self, task_id: str, cid: str, dst_cid: str, piece_range: str) -> int:
         st = self.state
         piece = _piece_num(piece_range)
-        with st.lock:
+        with st.lock, self._call_scope(task_id, cid, dst_cid, piece_range, schedule=False):
             dt = st.dfget_tasks.require(cid, task_id)
             st.tasks.touch(task_id)
             dst = self._dst_pid(dst_cid, task_id)

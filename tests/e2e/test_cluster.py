@@ -14,7 +14,7 @@ from tests.e2e.p2p_stack import start_dfget, stop_upload_servers
 from tests.fixtures.cluster_members import registered_task_id
 from tests.fixtures.origin import OriginServer, make_file
 from tests.integration.supernode.test_sn_pull_walk import HeldPieces
-from tests.helpers import sha256_file
+from tests.helpers import round_trip_report, sha256_file
 
 MiB = 1 << 20
 pytestmark = [pytest.mark.slow]
@@ -100,6 +100,7 @@ def test_a_peer_registered_on_a_is_served_by_b_with_pieces_peers_of_a_hold(clust
         assert trips >= calls                          # each call reads the shared task state at least once
         assert b.metric("dragonfly_supernode_cluster_redis_round_trips_total") > trips   # heartbeats too
         print(f"Redis round trips per /peer/task on B: {trips / calls:.1f} over {calls:.0f} calls")
+        print(round_trip_report([requests.get(b.api + "/metrics", timeout=5).text]))
         deadline = time.monotonic() + 15           # the listing is what the members' heartbeats last said
         while True:
             members = a.cluster()["members"]
@@ -137,6 +138,7 @@ def test_dfgets_spread_over_two_members_fetch_the_origin_once(cluster_factory, o
     trips = sum(m.metric("dragonfly_supernode_cluster_redis_round_trips_per_pull_sum") for m in (a, b))
     assert calls == sum(m.metric("dragonfly_supernode_pull_replies_total") for m in (a, b)) > 0
     print(f"Redis round trips per /peer/task: {trips / calls:.1f} over {calls:.0f} calls")
+    print(round_trip_report([requests.get(m.api + "/metrics", timeout=5).text for m in (a, b)]))
     assert from_peers > 0
     # one member fetched from the origin, the other's supernode pieces came from it over the piece servers
     fetched = [m for m in (a, b) if m.metric("dragonfly_supernode_cdn_download_size_bytes_total") > 0]

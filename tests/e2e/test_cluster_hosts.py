@@ -16,7 +16,7 @@ from bench import cluster_lab
 from bench.hosts import HostSpec, Lab, missing_requirements
 from bench.lab_services import dfget_argv
 from tests.fixtures.origin import OriginServer, make_file
-from tests.helpers import metric_total, sha256_file
+from tests.helpers import metric_total, round_trip_report, sha256_file
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -86,6 +86,7 @@ def test_three_members_eight_hosts_origin_once_pieces_between_members(lab, tmp_p
         assert origin.bytes_sent["/blob.bin"] == SIZE               # once for the whole cluster, not once a member
 
         texts = {m: requests.get(f"http://{lab.ip(m)}:{API}/metrics", timeout=5).text for m in MEMBERS}
+        print("Redis round trips per call, three members:\n" + round_trip_report(list(texts.values())))
         cross_peer = {m: metric_total(t, "dragonfly_supernode_cluster_cross_member_peer_pieces_total")
                       for m, t in texts.items()}
         relayed = {m: metric_total(t, "dragonfly_supernode_cluster_cross_member_piece_bytes_total")
