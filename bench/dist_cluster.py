@@ -28,7 +28,7 @@ import requests
 from bench import cluster_lab
 from bench import lab_services as svc
 from bench.hosts import HostSpec, Lab, LabError, cleanup_stale, missing_requirements
-from bench.report import RESULTS, machine, write_section
+from bench.report import RESULTS, machine, publish, write_section
 from tests.fixtures.oci_image import build_oci_image
 from tests.helpers import sha256_file
 
@@ -320,14 +320,7 @@ def run(args) -> int:
             shutil.copytree(os.path.join(work, "lab", "logs"), args.keep_logs, dirs_exist_ok=True)
         shutil.rmtree(work, ignore_errors=True)
     data["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    md = render(data)
-    print(md)
-    if args.json:
-        import json
-        with open(args.json, "w") as f:
-            json.dump(data, f, indent=1)
-    if args.write:
-        write_section(section, md, data)
+    publish(render(data), data, args.json, section if args.write else None)
     return 0
 
 

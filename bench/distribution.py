@@ -30,7 +30,7 @@ import requests
 from bench import lab_services as svc
 from bench.dist_report import render, write_plot
 from bench.hosts import HostSpec, Lab, cleanup_stale, missing_requirements
-from bench.report import RESULTS, machine, write_section
+from bench.report import RESULTS, machine, publish, write_section
 from tests.fixtures.oci_image import build_oci_image
 
 MiB = 1 << 20
@@ -379,15 +379,9 @@ def main(argv=None) -> int:
         data["rate_check"] = _rate_check(args, raw_flags, work, registry_dir, images, pushed)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    md = render(data)
-    print(md)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(data, f, indent=1)
-    if args.write:
-        if args.section == "distribution":
-            write_plot(data)
-        write_section(args.section, _titled(md, args.section), data)
+    if args.write and args.section == "distribution":
+        write_plot(data)
+    publish(_titled(render(data), args.section), data, args.json, args.section if args.write else None)
     return 0
 
 

@@ -53,6 +53,17 @@ def print_table(headers, rows) -> None:
         print("  ".join(str(v).rjust(w) for v, w in zip(c, widths)))
 
 
+def publish(markdown: str, data, json_path: str | None, section: str | None) -> None:
+    """Print a benchmark's report; write its data to ``json_path`` if given, and its section of
+    docs/benchmarks.md (with bench/results/<section>.json) if ``section`` is given."""
+    print(markdown)
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(data, f, indent=1)
+    if section:
+        write_section(section, markdown, data)
+
+
 def write_section(name: str, markdown: str, data) -> None:
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, f"{name}.json"), "w") as f:

@@ -10,10 +10,10 @@ import time
 from collections import Counter
 
 import pytest
-import redis as redis_lib
 import requests
 
 from supernode.policies.models import iso
+from tests.e2e.cluster_cron import cron_runs, firing_claims, shared_policies
 from tests.e2e.preheat.stack import push_image_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -22,17 +22,6 @@ EVERY_2S = "*/2 * * * * *"
 
 def _api(member, method, path, **kw):
     return requests.request(method, member.api + "/api/v1" + path, timeout=(3, 30), **kw)
-
-
-def _cron_runs(member, pid) -> list[dict]:
-    r = _api(member, "GET", f"/policies/{pid}/runs")
-    assert r.status_code == 200, r.text
-    return [x for x in r.json() if x["trigger"] == "cron"]
-
-
-def _claims(redis_url, pid) -> dict[str, str]:
-    c = redis_lib.Redis.from_url(redis_url, decode_responses=True)
-    return {k: c.get(k) for k in c.keys(f"dfpy:cron:policy-{pid}:*")}
 
 
 def _stamp(seconds: str) -> str:
@@ -44,7 +33,7 @@ def _settle(member, pid, redis_url, timeout=30.0):
     """(runs, claims) once every claimed firing has its finished run record."""
     deadline = time.monotonic() + timeout
     while True:
-        runs, claims = _cron_runs(member, pid), _claims(redis_url, pid)
+        runs, claims = cron_runs(member, pid), firing_claims(redis_url, pid)
         whole = [r for r in runs if not (r["status"] == "failed" and "interrupted" in r["error"])]
         if len(whole) == len(claims) and all(r["status"] != "running" for r in runs):
             return runs, claims
@@ -57,10 +46,7 @@ def test_each_cron_firing_runs_once_in_the_cluster(cluster_factory, redis_url, t
                                                    oci_image_factory):
     image = oci_image_factory(layers=1, layer_size=64 << 10, tag="v1", seed=1477)
     push_image_http(registry_plain.url, "cron/app", image, "v1")
-    db = tmp_path / "policies" / "policies.db"
-    db.parent.mkdir()
-    base = {"policies": {"job_store_url": f"sqlite:///{db}", "poll_interval": "200ms", "misfire_grace_time": "5s"},
-            "preheat": {"registries": [{"host": registry_plain.host, "scheme": "http"}]}}
+    base = shared_policies(tmp_path, registry_plain)
     a = cluster_factory("cron-a", base=base)
     b = cluster_factory("cron-b", base=base)
     r = _api(a, "POST", "/policies", json={"name": "every-2s", "registry": registry_plain.url,

@@ -10,16 +10,11 @@ import time
 import pytest
 import requests
 
+from tests.e2e.cluster_cron import cron_runs, shared_policies
 from tests.e2e.preheat.stack import push_image_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 EVERY_20S = "*/20 * * * * *"
-
-
-def _runs(member, pid) -> list[dict]:
-    r = requests.get(f"{member.api}/api/v1/policies/{pid}/runs", timeout=(3, 30))
-    assert r.status_code == 200, r.text
-    return [x for x in r.json() if x["trigger"] == "cron"]
 
 
 def _wait(what, cond, timeout):
@@ -37,10 +32,7 @@ def test_a_firing_whose_member_is_killed_during_its_run_is_run_again_by_another(
                                                                                registry_plain, oci_image_factory):
     image = oci_image_factory(layers=1, layer_size=4 << 20, tag="v1", seed=1481)
     push_image_http(registry_plain.url, "takeover/app", image, "v1")
-    db = tmp_path / "policies" / "policies.db"
-    db.parent.mkdir()
-    base = {"policies": {"job_store_url": f"sqlite:///{db}", "poll_interval": "200ms", "misfire_grace_time": "5s"},
-            "preheat": {"registries": [{"host": registry_plain.host, "scheme": "http"}]},
+    base = {**shared_policies(tmp_path, registry_plain),
             "max_bandwidth": "21MB", "system_bandwidth": "20MB",            # 1 MB/s from the origin
             "gc_meta_interval": "1s"}
     members = {m.member_id: m for m in (cluster_factory("fire-a", base=base), cluster_factory("fire-b", base=base))}
@@ -51,14 +43,14 @@ def test_a_firing_whose_member_is_killed_during_its_run_is_run_again_by_another(
     assert r.status_code == 201, r.text
     pid = r.json()["id"]
 
-    running = _wait("a cron run in progress", lambda: [x for x in _runs(a, pid) if x["status"] == "running"], 60)
+    running = _wait("a cron run in progress", lambda: [x for x in cron_runs(a, pid) if x["status"] == "running"], 60)
     victim = running[0]
     assert victim["scheduled_at"], victim                    # a cluster's cron run names the firing it serves
     members[victim["member"]].kill()
     survivor = next(m for mid, m in members.items() if mid != victim["member"])
 
     def settled():
-        runs = [x for x in _runs(survivor, pid) if x["scheduled_at"] == victim["scheduled_at"]]
+        runs = [x for x in cron_runs(survivor, pid) if x["scheduled_at"] == victim["scheduled_at"]]
         again = [x for x in runs if x["id"] != victim["id"]]
         first = next((x for x in runs if x["id"] == victim["id"]), None)
         if first and first["status"] != "running" and again and all(x["status"] != "running" for x in again):

@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 
 import pytest
-import redis as redis_lib
 import requests
 
+from tests.e2e.cluster_cron import firing_claims, shared_policies
 from tests.e2e.p2p_stack import start_dfget, stop_upload_servers
 from tests.e2e.preheat.stack import push_image_http
 from tests.fixtures.origin import OriginServer, make_file
@@ -20,11 +20,6 @@ from tests.helpers import sha256_file
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 MiB = 1 << 20
 EVERY_2S = "*/2 * * * * *"
-
-
-def _claims(redis_url, pid) -> dict[str, str]:
-    c = redis_lib.Redis.from_url(redis_url, decode_responses=True)
-    return {k: c.get(k) for k in c.keys(f"dfpy:cron:policy-{pid}:*")}
 
 
 def _job_done(member, job_id, timeout=120.0) -> dict:
@@ -42,11 +37,7 @@ def test_every_member_restarted_one_by_one_during_a_run(cluster_factory, redis_u
                                                        oci_image_factory):
     image = oci_image_factory(layers=1, layer_size=256 << 10, tag="v1", seed=1478)
     push_image_http(registry_plain.url, "restart/app", image, "v1")
-    db = tmp_path / "policies" / "policies.db"
-    db.parent.mkdir()
-    base = {"policies": {"job_store_url": f"sqlite:///{db}", "poll_interval": "200ms", "misfire_grace_time": "5s"},
-            "preheat": {"registries": [{"host": registry_plain.host, "scheme": "http"}]},
-            "source_streams": 1}
+    base = {**shared_policies(tmp_path, registry_plain), "source_streams": 1}
     root = tmp_path / "origin"
     root.mkdir()
     size = 24 * MiB
@@ -113,11 +104,11 @@ def test_every_member_restarted_one_by_one_during_a_run(cluster_factory, redis_u
             assert r.status_code == 200 and r.json()["triggers"]["cron"] == EVERY_2S, r.text
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            later = [k for k in _claims(redis_url, pid) if float(k.rsplit(":", 1)[1]) > restarted_at]
+            later = [k for k in firing_claims(redis_url, pid) if float(k.rsplit(":", 1)[1]) > restarted_at]
             if len(later) >= 2:
                 break
             time.sleep(0.5)
-        assert len(later) >= 2, _claims(redis_url, pid)
+        assert len(later) >= 2, firing_claims(redis_url, pid)
         requests.patch(f"{a.api}/api/v1/policies/{pid}", json={"enabled": False}, timeout=(3, 30))
     finally:
         stop_upload_servers(*homes)
