@@ -30,7 +30,8 @@ from supernode.scheduler.piece_status import FAILED, RUNNING, SEMISUC, SUCCESS, 
 from supernode.scheduler.progress import SUPERLOAD_RESET_AFTER, ClientProgress, PeerState
 
 from .keys import Keys
-from .snapshot import PUSH_START, RELEASE, SNAPSHOT, CallCache, SampledHolders
+from .scripts import PUSH_START, RELEASE, SNAPSHOT
+from .snapshot import CallCache, SampledHolders
 
 SAMPLE = 16             # holders of a piece a snapshot reads (SRANDMEMBER past that): the scheduler's largest draw
 SAMPLED_PIECES = 32     # pieces a snapshot reads holders of (the rarest it wants; the scheduler looks at 24)

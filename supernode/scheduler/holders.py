@@ -216,10 +216,12 @@ class HolderSet(Set):
 
 
 def sample_holders(holders, k: int, rng: random.Random) -> list[str]:
-    """Up to ``k`` random holders from any store's ``holders()`` answer (a HolderSet draws in O(k))."""
-    if isinstance(holders, HolderSet):
-        return holders.sample(k, rng)
-    if hasattr(holders, "sample"):           # a store's own sample (the cluster snapshot's SampledHolders)
+    """Up to ``k`` random holders from any store's ``holders()`` answer.
+
+    A HolderSet (in-memory store) and the cluster snapshot's SampledHolders draw their own sample in O(k);
+    any other collection is sorted first so that a seeded ``rng`` gives the same answer on every run.
+    """
+    if hasattr(holders, "sample"):
         return holders.sample(k, rng)
     if len(holders) <= k:
         return list(holders)
