@@ -46,6 +46,14 @@ class RunContext:
     lazy_md5: bool = False          # with fast_digest: no md5s while writing, computed when asked (lazy_md5.py)
 
 
+def leading_run(kept) -> int:
+    """How many pieces from piece 0 on are all in ``kept``."""
+    n = 0
+    while n in kept:
+        n += 1
+    return n
+
+
 class RunningCount:
     """How many CDN downloads run now: extra connections are for a download that runs alone."""
 
@@ -99,25 +107,27 @@ class TaskRunner:
             return 0
         return -2        # resume: the valid prefix is counted by the caller
 
-    def valid_prefix(self, file_md5, lazy: bool = False) -> list[str]:
-        """Piece md5s of the leading pieces that are complete in the data file; feeds ``file_md5`` (when not
-        None). ``lazy``: their fast digests instead (kept in ``digests``), and "" for each md5."""
+    def complete_pieces(self, file_md5, lazy: bool = False) -> dict[int, str]:
+        """``{piece: md5}`` of the pieces complete in the data file, but the last one (always fetched again);
+        feeds the leading run of them to ``file_md5`` (when not None). ``lazy``: their fast digests instead
+        (kept in ``digests``), and "" for each md5."""
         total = pieces.piece_total(self.length, self.piece_size)
-        key, md5s = data_key(self.task_id), []
-        for n in range(total - 1):            # the last piece is always fetched again
+        key, found, leading = data_key(self.task_id), {}, True
+        for n in range(total - 1):
             _, size = pieces.source_span(n, self.piece_size, self.length)
             wrapped = self.ctx.storage.read_bytes(key, n * self.piece_size, size + pieces.WRAP_SIZE)
             if len(wrapped) != size + pieces.WRAP_SIZE or wrapped[:4] != pieces.header(size, self.piece_size) \
                     or wrapped[-1:] != pieces.TAIL:
-                break
-            if file_md5 is not None:
+                leading = False
+                continue
+            if leading and file_md5 is not None:
                 file_md5.update(memoryview(wrapped)[4:-1])
             if lazy:
                 self.digests[n] = piece_digest.of(wrapped)
-                md5s.append("")
+                found[n] = ""
             else:
-                md5s.append(pieces.piece_md5(wrapped))
-        return md5s
+                found[n] = pieces.piece_md5(wrapped)
+        return found
 
     # -- the run -----------------------------------------------------------------------------------
     def run(self) -> None:
@@ -130,20 +140,21 @@ class TaskRunner:
         # the whole-file md5 is computed on the way only when it is checked now (a registered md5) or when the
         # pieces get their md5s on the way too; otherwise it is computed from disk if a peer asks for it
         file_md5 = hashlib.md5() if (self.req.md5 or not lazy) else None
-        prefix: list[str] = []
+        kept: dict[int, str] = {}
         if mode == -2:
-            prefix = self.valid_prefix(file_md5, lazy)
-            if not prefix and file_md5 is not None:
+            kept = self.complete_pieces(file_md5, lazy)
+            if not kept and file_md5 is not None:
                 file_md5 = hashlib.md5()
-        if not prefix:
+        if not kept:
             self.fresh_meta()
         else:
-            log.info("resuming cdn download task=%s piece=%d", self.task_id, len(prefix))
-            for n, md5 in enumerate(prefix):
+            log.info("resuming cdn download task=%s pieces kept=%d from piece=%d", self.task_id, len(kept),
+                     leading_run(kept))
+            for n in sorted(kept):
                 if n in self.digests:
                     self._digest(n, self.digests[n])
-                self.report.piece(n, md5)
-        self.download(len(prefix), file_md5, prefix)
+                self.report.piece(n, kept[n])
+        self.download(file_md5, kept)
 
     def fresh_meta(self) -> None:
         self.ctx.storage.delete(md5_key(self.task_id))
@@ -211,20 +222,25 @@ class TaskRunner:
     def _chunk_pieces(self) -> int:
         return max(1, self.ctx.source_chunk // pieces.content_size(self.piece_size))
 
-    def _segmented(self, start: int) -> bool:
-        """Several connections: the source takes ranges, the length is known and spans two chunks or more."""
+    def _segmented(self, start: int, gaps: bool) -> bool:
+        """Chunked Range requests: the source takes ranges, the length is known, and either the store holds
+        pieces after a missing one (only the missing ones are fetched) or several connections are set and the
+        rest spans two chunks or more."""
+        if not (self.supports_range and self.length >= 0):
+            return False
         chunk = self._chunk_pieces() * pieces.content_size(self.piece_size)
-        return self.ctx.source_streams > 1 and self.supports_range and self.length - start > chunk
+        return gaps or (self.ctx.source_streams > 1 and self.length - start > chunk)
 
-    def download(self, start_piece: int, file_md5, prefix: list[str]) -> None:
+    def download(self, file_md5, kept: dict[int, str]) -> None:
         ctx, m = self.ctx, self.ctx.metrics
+        start_piece = leading_run(kept)
         start = start_piece * pieces.content_size(self.piece_size)
         if m is not None:
             m.cdn_download.inc()
         with ctx.downloads:
-            if self._segmented(start):
-                return self.download_segmented(start, start_piece, file_md5, prefix)
-            return self.download_single(start, start_piece, file_md5, prefix)
+            if self._segmented(start, gaps=len(kept) > start_piece):
+                return self.download_segmented(start, start_piece, file_md5, kept)
+            return self.download_single(start, start_piece, file_md5, kept)
 
     def _check_cancel(self) -> None:
         if self.cancel.is_set():
@@ -255,7 +271,7 @@ class TaskRunner:
         if report is not None:
             report(num, value)
 
-    def download_single(self, start: int, start_piece: int, file_md5, prefix: list[str]) -> None:
+    def download_single(self, start: int, start_piece: int, file_md5, kept: dict[int, str]) -> None:
         ctx = self.ctx
         try:
             resp = ctx.source.download(self.req, start, self.length)
@@ -286,15 +302,20 @@ class TaskRunner:
                 raise
             return
         writer.close()
-        self.finish(start + sink.bytes_fed, file_md5.hexdigest() if file_md5 is not None else "", prefix, written)
+        self.finish(start + sink.bytes_fed, file_md5.hexdigest() if file_md5 is not None else "", kept, written)
 
-    def download_segmented(self, start: int, start_piece: int, file_md5, prefix: list[str]) -> None:
+    def _validators_seen(self, etag: str, last_modified: str) -> None:
+        """The origin's validators, in the meta from the first chunk on: a run cut off can then be resumed."""
+        self.ctx.metas.update(self.task_id, lastModified=ms_of_http_date(last_modified or None), eTag=etag)
+
+    def download_segmented(self, start: int, start_piece: int, file_md5, kept: dict[int, str]) -> None:
         ctx = self.ctx
-        writer = ctx.storage.open_writer(data_key(self.task_id), truncate=start_piece == 0)
+        writer = ctx.storage.open_writer(data_key(self.task_id), truncate=not kept)
         fetch = SegmentedFetch(ctx.source, self.req, ctx.storage, writer, self.piece_size, self.length, start_piece,
                                file_md5, self.report.piece, ctx.source_streams, self._chunk_pieces(),
                                self._check_cancel, self._on_block, alone=lambda: ctx.downloads.value <= 1,
-                               on_digest=self._on_digest(), piece_md5=not self._lazy())
+                               on_digest=self._on_digest(), piece_md5=not self._lazy(), have=set(kept),
+                               on_validators=self._validators_seen)
         log.info("cdn download task=%s streams=%d chunks=%d", self.task_id, fetch.streams, len(fetch.chunks))
         try:
             written = fetch.run()
@@ -309,11 +330,10 @@ class TaskRunner:
             return
         finally:
             writer.close()
-        etag, last_modified = fetch.validators or ("", "")
-        ctx.metas.update(self.task_id, lastModified=ms_of_http_date(last_modified or None), eTag=etag)
-        self.finish(start + fetch.bytes_fed, file_md5.hexdigest() if file_md5 is not None else "", prefix, written)
+        self.finish(start + fetch.bytes_fed + fetch.bytes_kept, file_md5.hexdigest() if file_md5 is not None else "",
+                    kept, written)
 
-    def finish(self, total_read: int, real_md5: str, prefix: list[str], written: dict[int, str]) -> None:
+    def finish(self, total_read: int, real_md5: str, kept: dict[int, str], written: dict[int, str]) -> None:
         file_length = pieces.wrapped_length(total_read, self.piece_size)
         reason = ""
         if self.req.md5 and self.req.md5 != real_md5:
@@ -326,7 +346,7 @@ class TaskRunner:
         if reason:
             log.warning("cdn download failed task=%s reason=%s", self.task_id, reason)
             return self.report.failure(reason, False)
-        md5s = prefix + [written[n] for n in range(len(prefix), len(prefix) + len(written))]
+        md5s = [kept[n] if n in kept else written[n] for n in range(len(kept) + len(written))]
         # a lazy run keeps each piece's fast digest where its md5 is not known (see lazy_md5.py)
         lines = [md5 or self.digests.get(n, "") for n, md5 in enumerate(md5s)]
         self.ctx.metas.write_md5s(self.task_id, lines, real_md5)

@@ -1,11 +1,11 @@
 """CDN lease take-over: when the member fetching a task from the origin dies, its lease expires (or is
 released when the others drop it) and another member resumes the fetch where it stopped.
 
-The resuming member first rebuilds the leading pieces the cluster already has (the task's shared piece md5s)
-from the peers that hold them, each checked against its md5, into its own CDN store with a meta that names the
-origin's validators (ETag / Last-Modified, published by the first fetcher); then its CDN run finds a partial
-copy and resumes with a Range request from the first missing piece. The origin serves the rest, not the file
-again.
+The resuming member first rebuilds every piece the cluster already has (the task's shared piece md5s) from
+the peers that hold them, each checked against its md5, into its own CDN store with a meta that names the
+origin's validators (ETag / Last-Modified, published by the first fetcher as soon as its first chunk answered);
+then its CDN run finds a partial copy and fetches only the missing pieces, with Range requests. The origin
+serves the rest, not the file again.
 """
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ class TakeOver:
                 self.node.leases.release(lease_name(task_id))
                 return
             seeded = self.seed(task)
-            log.info("cdn take-over resumes task=%s from piece=%d", task_id, seeded)
+            log.info("cdn take-over resumes task=%s with %d pieces copied from peers", task_id, seeded)
             self.cdn.resume(task)
         except REDIS_ERRORS as e:
             self.node.outage.failed("cdn take-over", e)
@@ -75,21 +75,20 @@ class TakeOver:
                 self._busy.discard(task_id)
 
     def seed(self, task) -> int:
-        """Copy the leading pieces the cluster has from peers holding them; returns how many."""
+        """Copy every piece the cluster recorded from peers holding it; returns how many were copied."""
         md5s = self.node.redis.hgetall(self.node.keys.task(task.id, "md5"))
         storage, ps = self.cdn.inner.storage, task.piece_size
         writer = storage.open_writer(data_key(task.id), truncate=True)
-        n = 0
+        copied: set[str] = set()
         try:
-            while str(n) in md5s:
-                body = self._from_holders(task, n, md5s[str(n)])
-                if body is None:
-                    break
-                writer.write_at(n * ps, body)
-                n += 1
+            for n in sorted(md5s, key=int):
+                body = self._from_holders(task, int(n), md5s[n])
+                if body is not None:
+                    writer.write_at(int(n) * ps, body)
+                    copied.add(n)
         finally:
             writer.close()
-        gone = [p for p in md5s if int(p) >= n]         # recorded by the dead holder, on no member's disk now
+        gone = [p for p in md5s if p not in copied]     # recorded by the dead holder, on no member's disk now
         if gone:
             self.node.redis.hdel(self.node.keys.task(task.id, "md5"), *gone)
         rec = self.node.redis.hgetall(self.node.keys.task(task.id, "rec"))
@@ -97,7 +96,7 @@ class TakeOver:
             taskID=task.id, url=task.task_url, pieceSize=ps, httpFileLen=task.source_length, bizId=task.identifier,
             md5=task.md5, accessTime=now_ms(), lastModified=int(rec.get("last_modified", 0) or 0),
             eTag=rec.get("etag", "")))
-        return n
+        return len(copied)
 
     def _path_of(self, pid: str, task_id: str) -> str | None:
         """The file path of peer ``pid``'s copy: its dfget task's, or (a client that moved to another member

@@ -7,7 +7,7 @@ import re
 
 from dfcommon import pieces
 from supernode.cdn import CdnManager, data_key, md5_key, meta_key
-from supernode.cdn.metadata import FileMeta, decode_md5_file
+from supernode.cdn.metadata import FileMeta, MetaStore, decode_md5_file
 from supernode.cdn.segmented import plan_chunks
 
 from .conftest import MiB, RecordingListener
@@ -127,3 +127,69 @@ def test_extra_connections_only_while_the_download_runs_alone(origin, storage, m
     assert _in_flight_at_the_gate(origin, mgr, "/alone", data) == 3
     with mgr.ctx.downloads:                              # another CDN download runs meanwhile
         assert _in_flight_at_the_gate(origin, mgr, "/crowded", data) == 1
+
+
+def test_plan_chunks_skips_the_pieces_the_store_holds():
+    ten = 10 * (PS - 5)
+    assert plan_chunks(ten, PS, 0, 4, have={2, 3, 7}) == [(0, 2), (4, 7), (8, 10)]
+    assert plan_chunks(ten, PS, 1, 4, have={0, 1, 2, 3, 4, 5, 6, 7, 8}) == [(9, 10)]
+    assert plan_chunks(ten, PS, 0, 3, have=set(range(10))) == []
+
+
+def _second_run_ranges(origin, path, before: int) -> list[tuple[int, int]]:
+    out = []
+    for _, p, h in origin.requests[before:]:
+        m = re.match(r"bytes=(\d+)-(\d+)$", h.get("range", "")) if p == path else None
+        if m and h["range"] != "bytes=0-0":
+            out.append((int(m.group(1)), int(m.group(2))))
+    return sorted(out)
+
+
+def test_a_cut_off_chunked_download_keeps_its_validators_and_resumes_only_the_missing_pieces(
+        origin, storage, make_config, metrics):
+    """Two connections, one cut off mid-chunk: the meta names the origin's ETag and Last-Modified though the
+    run failed (a member taking the fetch over needs them to resume), and the next run fetches exactly the
+    pieces the first one did not write (and the last piece), wherever the gaps are."""
+    data = payload(8 * MiB, seed=12)
+    f = origin.add("/cut", data, cut_after=PS + 1000)
+    req = request_for(origin, "/cut")
+    mgr = CdnManager(make_config(source_streams=2, source_chunk="2MB"), storage, metrics)
+    failed = run(mgr, req)
+    assert failed.failure is not None and failed.failure[2] is False
+    meta = FileMeta.from_json(storage.read_bytes(meta_key(req.task_id)))
+    assert (meta.finish, meta.eTag) == (False, f.etag) and meta.lastModified > 0
+    total = pieces.piece_total(len(data), PS)
+    held = set(failed.pieces) - {total - 1}
+    assert held and len(held) < total - 1
+    before = len(origin.requests)
+    ok = run(mgr, req)
+    assert ok.failure is None and ok.success[2] == hashlib.md5(data).hexdigest()
+    assert ok.pieces == {n: pieces.piece_md5(w) for n, w in enumerate(expected_pieces(data))}
+    cs = PS - 5
+    want = [(a * cs, min(b * cs, len(data)) - 1) for a, b in plan_chunks(len(data), PS, 0, 2, have=held)]
+    assert _second_run_ranges(origin, "/cut", before) == want
+    md5s, file_md5 = decode_md5_file(storage.read_bytes(md5_key(req.task_id)))
+    assert md5s == [ok.pieces[n] for n in range(total)] and file_md5 == hashlib.md5(data).hexdigest()
+
+
+def test_a_resume_with_a_hole_in_the_middle_fetches_the_hole_and_the_last_piece(origin, storage, make_config):
+    """A partial copy whose gap is not at its end (a member taking a fetch over copies the pieces the cluster
+    holds, wherever they are): every complete piece is kept, even with one connection set."""
+    data = payload(6 * MiB + 777, seed=13)
+    origin.add("/hole", data)
+    req = request_for(origin, "/hole")
+    mgr = CdnManager(make_config(source_streams=1), storage)
+    assert run(mgr, req).failure is None
+    w = storage.open_writer(data_key(req.task_id))
+    w.write_at(2 * PS, b"\0" * PS)                        # piece 2 lost
+    w.close()
+    meta = FileMeta.from_json(storage.read_bytes(meta_key(req.task_id)))
+    meta.finish, meta.success = False, False                # the run "died" before it finished
+    MetaStore(storage).write(meta)
+    before, bytes_before = len(origin.requests), origin.download_bytes
+    ok = run(CdnManager(make_config(source_streams=1), storage), req)
+    assert ok.failure is None and ok.success[2] == hashlib.md5(data).hexdigest()
+    cs, last = PS - 5, pieces.piece_total(len(data), PS) - 1
+    assert _second_run_ranges(origin, "/hole", before) == [(2 * cs, 3 * cs - 1), (last * cs, len(data) - 1)]
+    assert origin.download_bytes - bytes_before == cs + (len(data) - last * cs)
+    assert ok.pieces == {n: pieces.piece_md5(w) for n, w in enumerate(expected_pieces(data))}
