@@ -157,9 +157,10 @@ def _wait(cond, timeout=60.0, step=0.05):
 
 
 def test_lease_holder_killed_mid_fetch_another_member_resumes_and_clients_move(cluster_factory, homes, tmp_path):
-    """SIGKILL the member fetching from the origin while it fetches and while its peers download: the other
-    member takes the lease over and resumes with a Range request; the killed member's dfgets move to the other
-    member (``--node a,b``) and keep their pieces; every output is right and the origin sent at most 1.1x."""
+    """SIGKILL the member fetching from the origin (over two connections, the default) while it fetches and
+    while its peers download: the other member takes the lease over and fetches the missing pieces with Range
+    requests, none of them from byte 0 again; the killed member's dfgets move to the other member
+    (``--node a,b``) and keep their pieces; every output is right and the origin sent at most 1.1x."""
     root = tmp_path / "origin"
     root.mkdir()
     size = 24 * MiB
@@ -167,8 +168,8 @@ def test_lease_holder_killed_mid_fetch_another_member_resumes_and_clients_move(c
     origin = OriginServer(str(root), rate=4 * MiB).start()           # about 6 s from the origin
     try:
         url = origin.url("blob.bin")
-        a = cluster_factory("sn-a", base={"source_streams": 1})
-        b = cluster_factory("sn-b", base={"source_streams": 1})
+        a = cluster_factory("sn-a", base={"source_chunk": "4MB"})
+        b = cluster_factory("sn-b", base={"source_chunk": "4MB"})
         outs = [tmp_path / "out" / f"f{i}.bin" for i in range(3)]
         outs[0].parent.mkdir()
         first = start_dfget(url, str(outs[0]), homes("h0"), [a.node, b.node], ["--notbs"])
@@ -186,6 +187,7 @@ def test_lease_holder_killed_mid_fetch_another_member_resumes_and_clients_move(c
         assert _wait(lambda: origin.bytes_sent["/blob.bin"] >= 0.4 * size)
         dead.kill()
         killed_at = origin.bytes_sent["/blob.bin"]
+        ranges_before = len(origin.ranges.get("/blob.bin", []))
         outputs = []
         for out, p in procs:
             output, _ = p.communicate(timeout=150)
@@ -197,8 +199,10 @@ def test_lease_holder_killed_mid_fetch_another_member_resumes_and_clients_move(c
             if "connected to node:" + dead.node in output:
                 assert "migrated to node:" + alive.node in output, output
         sent = origin.bytes_sent["/blob.bin"]
-        print(f"origin bytes at kill={killed_at / size:.2f}x total={sent / size:.3f}x")
-        assert sent <= 1.1 * size                                         # a resumed Range, not a restart
+        after = origin.ranges["/blob.bin"][ranges_before:]
+        print(f"origin bytes at kill={killed_at / size:.2f}x total={sent / size:.3f}x ranges after={after}")
+        assert after and not any(r.startswith("bytes=0-") for r in after)   # the missing pieces, not a restart
+        assert sent <= 1.1 * size
         assert alive.metric("dragonfly_supernode_cluster_lease_takeovers_total") == 1
         assert [m["id"] for m in alive.cluster()["members"]] == [alive.member_id]      # the killed one dropped
     finally:
