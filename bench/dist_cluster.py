@@ -143,7 +143,8 @@ class ClusterDistribution:
         lab = self.lab
         _, redis_url = cluster_lab.start_redis(lab, "redis", os.path.join(work, "redis"), probe_host=MEMBERS[0])
         timings = {"heartbeat_interval": self.args.cluster_heartbeat, "member_ttl": self.args.cluster_ttl,
-                   "lease_ttl": self.args.cluster_ttl}
+                   "lease_ttl": self.args.cluster_ttl,
+                   "piece_source": getattr(self.args, "cluster_piece_source", "holder")}
         members = {}
         for m in MEMBERS:
             cfg = cluster_lab.member_config(lab, os.path.join(work, m), m, redis_url, svc.SN_PORT,

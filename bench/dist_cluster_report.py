@@ -154,7 +154,7 @@ dfget, all started at once: on the lone supernode ("one supernode", the dfget-pe
 against 1). Each run starts fresh supernodes (empty CDN store) and, for the cluster, a fresh redis-server, so
 the file comes from the origin anew. The members run with the same flags as the lone supernode (its piece server
 paced at 99% of the link) and `cluster.heartbeat_interval` {args.get('cluster_heartbeat', '500ms')},
-`member_ttl` and `lease_ttl` {args.get('cluster_ttl', '5s')}. The kill runs SIGKILL one member when the hosts have
+`member_ttl` and `lease_ttl` {args.get('cluster_ttl', '5s')}, `cluster.piece_source` {args.get('cluster_piece_source', 'relay')}. The kill runs SIGKILL one member when the hosts have
 received {args.get('kill_at', 0.3):.0%} of the N x F bytes (eth0 receive counters, less the Ethernet/IP/TCP share):
 "member killed" is a member that did not hold the origin lease (`<prefix>:lease:cdn:<task>` in Redis), "lease
 holder killed" the member fetching from the origin. Origin, supernodes and Redis stand for machines of their own

@@ -278,6 +278,9 @@ def parse_args(argv):
     ap.add_argument("--cluster-ttl", default="5s", help="members' cluster.member_ttl and cluster.lease_ttl (5s)")
     ap.add_argument("--keep-logs", default="", help="cluster case: copy the processes' logs to this directory")
     ap.add_argument("--cluster-heartbeat", default="500ms", help="members' cluster.heartbeat_interval (500ms)")
+    ap.add_argument("--cluster-piece-source", default="holder", choices=("holder", "relay"),
+                    help="members' cluster.piece_source: peers fetch the supernode's pieces from the member that "
+                         "fetched the blob (holder, the default) or through their own member (relay)")
     args = ap.parse_args(argv)
     if args.cluster:
         given = {a.split("=", 1)[0] for a in (argv if argv is not None else sys.argv[1:])}

@@ -19,6 +19,7 @@ DURATION = {"parse": parse_duration}
 _MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 SCHEMES = ("redis", "rediss", "unix")
+PIECE_SOURCES = ("holder", "relay")
 
 
 @dataclass
@@ -32,6 +33,10 @@ class ClusterConfig:
     member_ttl: float = field(default="10s", metadata=DURATION)      # no heartbeat this long: dropped
     lease_ttl: float = field(default="15s", metadata=DURATION)       # a CDN lease not renewed this long expires
     redis_timeout: float = field(default="2s", metadata=DURATION)    # connect and read timeout of each call
+    # where a peer of this member fetches the supernode's pieces of a task another member fetched: "holder"
+    # (straight from that member's piece server: its uplink sends each piece once, as one supernode's does)
+    # or "relay" (from this member's piece server, which streams it from the holder's: one more hop)
+    piece_source: str = "holder"
 
     @property
     def enabled(self) -> bool:
@@ -72,6 +77,9 @@ def validate_cluster(conf: ClusterConfig, advertise_ip: str = "") -> ClusterConf
     if conf.lease_ttl < 2 * conf.heartbeat_interval:
         raise ConfigError(f"cluster.lease_ttl ({conf.lease_ttl}s) must be at least twice "
                           f"cluster.heartbeat_interval ({conf.heartbeat_interval}s): leases are renewed at each beat")
+    if conf.piece_source not in PIECE_SOURCES:
+        raise ConfigError(f"cluster.piece_source must be one of {', '.join(PIECE_SOURCES)}, "
+                          f"got {conf.piece_source!r}")
     if not 0 < conf.redis_timeout <= 30:
         raise ConfigError(f"cluster.redis_timeout must be from 0 to 30s, got {conf.redis_timeout}s")
     return conf

@@ -105,6 +105,16 @@ class ClusterTaskManager(TaskManager):
             self._shared("/peer/service/down", self.records.publish_down, task_id, cid, peer.service_down_time)
         return code
 
+    def _supernode_pieces_at(self, task, dt):
+        """With ``cluster.piece_source: holder``, the piece server of the member that fetched the task when it
+        is another member (its uplink then sends each supernode piece once, with no relay hop); else this
+        member's, whose piece server relays from the holder (``pieces.py``)."""
+        if self.node.conf.piece_source == "holder":
+            server = self.node.holders.of(task.id)
+            if server is not None:
+                return server.host, server.port
+        return super()._supernode_pieces_at(task, dt)
+
     def supernode_sent(self, task_id, piece):
         try:
             super().supernode_sent(task_id, piece)

@@ -15,7 +15,6 @@ import requests
 from dfcommon.http import make_session
 from supernode.piece_server import piece_number
 
-from .cdn import lease_name
 
 log = logging.getLogger(__name__)
 _PATH_RE = re.compile(r"^/download/([0-9a-f]{3})/([0-9a-f]{64})$")
@@ -43,24 +42,15 @@ class _Relay:
 class PieceRelay:
     """WSGI middleware in front of the member's piece server."""
 
-    def __init__(self, app, cdn, records, node, on_sent=None, timeout=(3.05, 30.0)):
-        self.app, self.cdn, self.records, self.node, self.on_sent = app, cdn, records, node, on_sent
+    def __init__(self, app, holders, node, on_sent=None, timeout=(3.05, 30.0)):
+        self.app, self.holders, self.node, self.on_sent = app, holders, node, on_sent
         self.session = make_session(timeout=timeout, retries=0)
         self.timeout = timeout
 
     def source_of(self, task_id: str) -> str | None:
         """The piece server (scheme://host:port) of the member to fetch ``task_id`` from, or None (serve locally)."""
-        if self.cdn.runs(task_id):
-            return None
-        try:
-            holder = self.records.owner(task_id) or self.node.leases.holder(lease_name(task_id))
-            if not holder or holder == self.node.member_id:
-                return None
-            rec = self.node.membership.record(holder)
-        except Exception as e:              # Redis down: whatever is on this member's disk is still served
-            self.node.outage.failed("piece relay", e)
-            return None
-        return f"{rec.get('scheme', 'http')}://{rec['pieces']}" if rec and rec.get("pieces") else None
+        server = self.holders.of(task_id)
+        return server.url if server is not None else None
 
     def __call__(self, environ, start_response):
         m = _PATH_RE.match(environ.get("PATH_INFO", ""))
@@ -81,6 +71,7 @@ class PieceRelay:
                                         timeout=self.timeout)
         except requests.RequestException as e:
             log.warning("piece relay failed task=%s source=%s: %s", task_id, source, e)
+            self.holders.forget(task_id)
             return self.app(environ, start_response)        # maybe this member has it after all
         if resp.status_code not in (200, 206):
             resp.close()

@@ -123,3 +123,31 @@ local starts = raw and cjson.decode(raw) or {}
 starts[#starts + 1] = tonumber(ARGV[2])
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(starts))
 """
+
+# start a supernode send if the supernode may (the store's start_supernode_send, atomic across members):
+# fewer than ARGV[3] sends of the task running (a count unchanged for ARGV[5] s is reset first, as reads of it
+# do) and, with ARGV[4] > 0, no send of the piece started in the last ARGV[4] s; then count it, mark the task
+# busy and append its start. Returns {load, starts as JSON}, or nil when the supernode may not
+CLAIM_SEND = """
+local meta, sending, busy = KEYS[1], KEYS[2], KEYS[3]
+local piece, now, cap = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local excl, reset = tonumber(ARGV[4]), tonumber(ARGV[5])
+local v = redis.call('HMGET', meta, 'superload', 'superload_changed')
+local load = tonumber(v[1] or '0') or 0
+if load > 0 and now - (tonumber(v[2] or '0') or 0) > reset then load = 0 end
+if load < 0 then load = 0 end
+if load + 1 > cap then return false end
+local raw = redis.call('HGET', sending, piece)
+local starts = raw and cjson.decode(raw) or {}
+if excl > 0 then
+  for _, t in ipairs(starts) do
+    if now - tonumber(t) <= excl then return false end
+  end
+end
+starts[#starts + 1] = now
+redis.call('HSET', meta, 'superload', load + 1, 'superload_changed', ARGV[2])
+redis.call('SADD', busy, ARGV[6])
+local enc = cjson.encode(starts)
+redis.call('HSET', sending, piece, enc)
+return {load + 1, enc}
+"""

@@ -82,6 +82,15 @@ class CallCache:
     def queue_eval(self, script: str, keys: list, args: list) -> None:
         self._q().eval(script, len(keys), *keys, *args)
 
+    def eval_now(self, script: str, keys: list, args: list):
+        """Send what is queued and run ``script`` after it in the same round trip; returns the script's result
+        (a decision that must see Redis as it is now, not as the snapshot read it)."""
+        q, self.queue = self.queue, None
+        if q is None:
+            q = self.live.pipeline()
+        q.eval(script, len(keys), *keys, *args)
+        return q.execute()[-1]
+
     def _miss(self):
         """A value the snapshot does not hold: send what is queued, then read live."""
         self.misses += 1

@@ -30,7 +30,7 @@ from supernode.scheduler.piece_status import FAILED, RUNNING, SEMISUC, SUCCESS, 
 from supernode.scheduler.progress import SUPERLOAD_RESET_AFTER, ClientProgress, PeerState
 
 from .keys import Keys
-from .scripts import PUSH_START, RELEASE, SNAPSHOT
+from .scripts import CLAIM_SEND, PUSH_START, RELEASE, SNAPSHOT
 from .snapshot import CallCache, SampledHolders
 
 SAMPLE = 16             # holders of a piece a snapshot reads (SRANDMEMBER past that): the scheduler's largest draw
@@ -71,6 +71,7 @@ class RedisSchedulerStore:
         self._snapshot = client.register_script(SNAPSHOT)
         self._release_script = client.register_script(RELEASE)
         self._push_script = client.register_script(PUSH_START)
+        self._claim_script = client.register_script(CLAIM_SEND)
 
     @property
     def r(self):
@@ -257,18 +258,8 @@ class RedisSchedulerStore:
         return sorted(p for p in map(int, sn) if p not in skip)
 
     def start_piece(self, cid: str, piece: int, dst_pid: str, uplink: str = "") -> None:
-        head = self.r.hgetall(self.k.client(cid, "s"))
-        if not head:
-            raise KeyError(cid)
-        task_id = head["task_id"]
-        bits = self.k.client(cid, "bits")
-        already = self.r.hget(bits, str(piece))
-        p = self.r.pipeline()
-        if _i(already, WAITING) != SUCCESS:
-            p.hset(bits, str(piece), RUNNING)
-        p.hset(self.k.client(cid, "run"), str(piece), dst_pid)
-        p.hincrby(self.k.task(task_id, "fl"), str(piece), 1)
-        p.sadd(self.k.g("tasks"), task_id)
+        task_id = self._task_of(cid)
+        p = self._running(cid, task_id, piece, dst_pid)
         now = self._clock()
         if dst_pid:
             pk = self.k.peer(dst_pid)
@@ -285,6 +276,50 @@ class RedisSchedulerStore:
         p.execute()
         if not dst_pid:
             self._push_start(task_id, piece, now)
+
+    def start_supernode_send(self, cid: str, piece: int, cap: int, exclusive_for: float = 0.0) -> bool:
+        """The check and the count in one script (``CLAIM_SEND``), run live even inside a call (after the
+        call's queued writes, in the same round trip): a send another member started since the call's
+        snapshot counts."""
+        task_id = self._task_of(cid)
+        meta, sending, busy = self.k.task(task_id, "meta"), self.k.task(task_id, "sending"), self.k.g("snbusy")
+        now = self._clock()
+        keys = [meta, sending, busy]
+        args = [str(piece), repr(now), str(cap), repr(float(exclusive_for)), repr(SUPERLOAD_RESET_AFTER), task_id]
+        cache = getattr(self._local, "cache", None)
+        got = self._claim_script(keys=keys, args=args, client=self._client) if cache is None \
+            else cache.eval_now(CLAIM_SEND, keys, args)
+        if not got:
+            return False
+        load, starts = got
+        if cache is not None:                    # the call's own view of what the script wrote
+            cache.local_only = True
+            try:
+                cache.hset(meta, mapping={"superload": int(load), "superload_changed": repr(now)})
+                cache.hset(sending, str(piece), starts)
+                cache.sadd(busy, task_id)
+            finally:
+                cache.local_only = False
+        self._running(cid, task_id, piece, "").execute()
+        return True
+
+    def _task_of(self, cid: str) -> str:
+        head = self.r.hgetall(self.k.client(cid, "s"))
+        if not head:
+            raise KeyError(cid)
+        return head["task_id"]
+
+    def _running(self, cid: str, task_id: str, piece: int, dst_pid: str):
+        """A pipeline with the client side of a piece's start: the piece running from ``dst_pid``, in flight."""
+        bits = self.k.client(cid, "bits")
+        already = self.r.hget(bits, str(piece))
+        p = self.r.pipeline()
+        if _i(already, WAITING) != SUCCESS:
+            p.hset(bits, str(piece), RUNNING)
+        p.hset(self.k.client(cid, "run"), str(piece), dst_pid)
+        p.hincrby(self.k.task(task_id, "fl"), str(piece), 1)
+        p.sadd(self.k.g("tasks"), task_id)
+        return p
 
     def _push_start(self, task_id: str, piece: int, when: float) -> None:
         key = self.k.task(task_id, "sending")

@@ -8,6 +8,7 @@ from supernode.scheduler import CdnEvents
 
 from .budgets import SharedTokenBucket, SourceDownloadBudget
 from .cdn import ClusterCdn, ClusterCdnEvents
+from .holder_address import HolderAddresses
 from .manager import ClusterTaskManager
 from .node import ClusterNode, cluster_of
 from .pieces import PieceRelay
@@ -33,6 +34,7 @@ def install_cluster(services, client=None) -> ClusterNode:
     _share_bandwidth(services.config, cdn.inner, node)
     services.cdn = cdn
     services.piece_errors.cdn = cdn
+    node.holders = HolderAddresses(cdn, records, node)
     services.manager = ClusterTaskManager(services.config, st, services.scheduler, cdn, services.piece_errors,
                                           records, node)
     cdn.inner.set_listener(ClusterCdnEvents(CdnEvents(st), st, node, records, cdn))
@@ -79,7 +81,7 @@ def wrap_piece_server(services, piece_app, on_sent=None):
     node = cluster_of(services)
     if node is None:
         return piece_app
-    return PieceRelay(piece_app, node.cdn, node.records, node, on_sent)
+    return PieceRelay(piece_app, node.holders, node, on_sent)
 
 
 def _load(services, node: ClusterNode) -> dict:

@@ -216,8 +216,8 @@ class TaskManager:
         st = self.state
         ps = task.piece_size
         if a.dst_pid == SUPERNODE:
-            cid, ip, port = st.super_cid(task.id), self.config.advertise_ip or dt.super_node_ip, self.config.download_port
-            path = self.cdn.piece_path(task.id, task.raw_url)
+            cid, path = st.super_cid(task.id), self.cdn.piece_path(task.id, task.raw_url)
+            ip, port = self._supernode_pieces_at(task, dt)
         else:
             peer, cid = st.peers.get(a.dst_pid), st.dfget_tasks.cid_of(a.dst_pid, task.id)
             src = st.dfget_tasks.get(cid, task.id) if cid else None
@@ -239,6 +239,11 @@ class TaskManager:
         if self.piece_extras is not None:
             self.piece_extras.apply(info, task.id, dt.cid, a.dst_pid == SUPERNODE, peer_scheme)
         return info
+
+    def _supernode_pieces_at(self, task: Task, dt: DfgetTask) -> tuple[str, int]:
+        """The host and port a client fetches the supernode's pieces of ``task`` from: this supernode's piece
+        server (a cluster member may name the member that fetched the task instead)."""
+        return self.config.advertise_ip or dt.super_node_ip, self.config.download_port
 
     # --- reports --------------------------------------------------------------------------------
     def piece_success(self, task_id: str, cid: str, dst_cid: str, piece_range: str) -> int:

@@ -240,6 +240,19 @@ class ProgressStore:
             busy |= 1 << piece
         return tp.rarity.sn & ~busy
 
+    def start_supernode_send(self, cid: str, piece: int, cap: int, exclusive_for: float = 0.0) -> bool:
+        """Start a supernode send of ``piece`` to client ``cid`` if the supernode may: fewer than ``cap`` sends
+        of the task running and, with ``exclusive_for`` > 0, no send of that piece started in the last
+        ``exclusive_for`` seconds. False: nothing was started."""
+        cp = self.clients[cid]
+        if self.superload(cp.task_id) + 1 > cap:
+            return False
+        since = self.sn_sending_since(cp.task_id, piece) if exclusive_for > 0 else None
+        if since is not None and self._clock() - since <= exclusive_for:
+            return False
+        self.start_piece(cid, piece, "")
+        return True
+
     def start_piece(self, cid: str, piece: int, dst_pid: str, uplink: str = "") -> None:
         """The client starts fetching ``piece`` from ``dst_pid`` ("" = the supernode), whose upload server is
         ``uplink`` (default: a server of its own)."""

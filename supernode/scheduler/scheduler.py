@@ -152,9 +152,15 @@ class Scheduler:
             if dst == SUPERNODE and not sn_only and (pr.cdn_fetching() or not pr.sn_complete(task_id)) \
                     and holders:
                 continue                      # busy holders: keep the supernode for new pieces
-            pr.start_piece(cid, piece, dst, self._uplink(dst))
             if dst == SUPERNODE:
+                # the store checks the cap and the piece's other sends again as it counts this one: in a
+                # cluster another member may have started a send of the same new piece since this call read
+                exclusive = 0.0 if sn_only or holders else SECOND_COPY_AFTER
+                if not pr.start_supernode_send(cid, piece, self.limits.supernode_cap, exclusive):
+                    continue
                 sn_task, sn_total = sn_task + 1, sn_total + 1
+            else:
+                pr.start_piece(cid, piece, dst, self._uplink(dst))
             out.append(Assignment(piece, dst))
             running += 1
             if running >= self.limits.peer_down_limit:

@@ -45,8 +45,9 @@ def homes(tmp_path):
     stop_upload_servers(*made)
 
 
-def _walk(sn, task_id, cid, held: HeldPieces, timeout=60):
-    """The Dragonfly pull loop of one client against member ``sn`` until 600; returns {piece: source cid}."""
+def _walk(sn, task_id, cid, held: HeldPieces, timeout=60, servers: set | None = None):
+    """The Dragonfly pull loop of one client against member ``sn`` until 600; returns {piece: source cid}.
+    ``servers`` collects the (peerIp, peerPort) of every piece the answers named."""
     http = requests.Session()
     params = {"taskId": task_id, "srcCid": cid, "status": 700}
     content, sources = {}, {}
@@ -62,6 +63,8 @@ def _walk(sn, task_id, cid, held: HeldPieces, timeout=60):
             time.sleep(0.05)
             continue
         for info in body["data"]:
+            if servers is not None:
+                servers.add((info["peerIp"], info["peerPort"]))
             r = http.get(f"http://{info['peerIp']}:{info['peerPort']}{info['path']}", timeout=(5, 30),
                          headers={"Range": f"bytes={info['range']}", "pieceNum": str(info["pieceNum"]),
                                   "pieceSize": str(info["pieceSize"])})
@@ -115,6 +118,36 @@ def test_a_peer_registered_on_a_is_served_by_b_with_pieces_peers_of_a_hold(clust
         y.stop()
 
 
+@pytest.mark.parametrize("piece_source", ["holder", "relay"])
+def test_supernode_pieces_of_a_task_another_member_fetched(cluster_factory, origin, piece_source):
+    """A client of B whose task A's CDN fetched gets every supernode piece byte-exact: with
+    ``piece_source: holder`` its answers name A's piece server (B relays nothing); with ``relay`` they name
+    B's, which streams each piece from A's."""
+    data = os.urandom(5 * MiB + 77)
+    (origin.root_path / "layer").write_bytes(data)
+    url = origin.url("layer")
+    a = cluster_factory("sn-a", {"piece_source": piece_source})
+    b = cluster_factory("sn-b", {"piece_source": piece_source})
+    y = HeldPieces()
+    try:
+        task_id = registered_task_id(a, url, "127.0.0.1-x-1.000", 9)       # A's CDN takes the lease
+        assert registered_task_id(b, url, "127.0.0.1-y-2.000", y.port) == task_id
+        servers = set()
+        content, sources, fin = _walk(b, task_id, "127.0.0.1-y-2.000", y, servers=servers)
+        assert b"".join(content[n] for n in sorted(content)) == data
+        assert fin["md5"] == hashlib.md5(data).hexdigest()
+        assert origin.bytes_sent["/layer"] == len(data)                  # the origin once, from A
+        assert b.metric("dragonfly_supernode_cdn_download_size_bytes_total") == 0
+        if piece_source == "holder":
+            assert servers == {("127.0.0.1", a.download_port)}
+            assert b.metric(CROSS) == 0
+        else:
+            assert servers == {("127.0.0.1", b.download_port)}
+            assert b.metric(CROSS) >= len(data)        # every piece streamed through B (piece headers too)
+    finally:
+        y.stop()
+
+
 def test_dfgets_spread_over_two_members_fetch_the_origin_once(cluster_factory, origin, homes, tmp_path):
     digest = make_file(str(origin.root_path / "blob.bin"), 32 * MiB, seed=7)
     url = origin.url("blob.bin")
@@ -140,11 +173,14 @@ def test_dfgets_spread_over_two_members_fetch_the_origin_once(cluster_factory, o
     print(f"Redis round trips per /peer/task: {trips / calls:.1f} over {calls:.0f} calls")
     print(round_trip_report([requests.get(m.api + "/metrics", timeout=5).text for m in (a, b)]))
     assert from_peers > 0
-    # one member fetched from the origin, the other's supernode pieces came from it over the piece servers
+    # one member fetched from the origin; the other's clients got their supernode pieces from its piece server
+    # (cluster.piece_source: holder), so the other member's piece server sent and relayed nothing
     fetched = [m for m in (a, b) if m.metric("dragonfly_supernode_cdn_download_size_bytes_total") > 0]
     assert len(fetched) == 1
     other = b if fetched[0] is a else a
-    assert other.metric(CROSS) > 0 or other.metric("dragonfly_supernode_pieces_downloaded_size_bytes_total") == 0
+    assert other.metric(CROSS) == 0
+    assert other.metric("dragonfly_supernode_piece_server_bytes_total") == 0
+    assert fetched[0].metric("dragonfly_supernode_piece_server_bytes_total") > 0
 
 
 def _wait(cond, timeout=60.0, step=0.05):

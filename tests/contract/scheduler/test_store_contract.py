@@ -68,3 +68,48 @@ def test_supernode_sends_count_as_superload(store):
     store.update("c1", "p1", "", 0, RUNNING)
     store.delete_client("c1")
     assert store.in_flight("t", 0) == 0 and store.superload("t") == 0
+
+
+def test_a_supernode_send_starts_only_under_the_cap(store):
+    store.init_client("t", "c1", "p1")
+    store.init_client("t", "c2", "p2")
+    assert store.start_supernode_send("c1", 0, cap=2)
+    assert store.start_supernode_send("c2", 1, cap=2)
+    assert not store.start_supernode_send("c1", 2, cap=2)          # the third send would pass the cap
+    assert store.superload("t") == 2 and store.in_flight("t", 2) == 0
+    assert 2 not in store.client("c1").running                       # a refused start changes nothing
+    assert store.sn_send_ended("t", 0)
+    assert store.start_supernode_send("c1", 2, cap=2)                # a slot came free
+    assert store.superload("t") == 2 and store.in_flight("t", 2) == 1
+
+
+def test_an_exclusive_supernode_send_refuses_a_second_copy_of_the_piece(store):
+    store.init_client("t", "c1", "p1")
+    store.init_client("t", "c2", "p2")
+    assert store.start_supernode_send("c1", 4, cap=3, exclusive_for=10.0)
+    assert store.sn_sending_since("t", 4) == 100.0
+    assert not store.start_supernode_send("c2", 4, cap=3, exclusive_for=10.0)   # on its way to c1
+    assert store.in_flight("t", 4) == 1 and store.superload("t") == 1
+    assert store.start_supernode_send("c2", 4, cap=3)                # not exclusive: a second copy may go
+    assert store.in_flight("t", 4) == 2 and store.superload("t") == 2
+    store.update("c1", "p1", "", 4, SUCCESS)
+    store.update("c2", "p2", "", 4, SUCCESS)
+    assert store.sn_sending_since("t", 4) is None and store.superload("t") == 0
+
+
+def test_two_members_starting_the_same_new_piece_at_once_send_it_once(request):
+    """Both members read their call's snapshot before either starts the send (the race of two members
+    answering two clients at the same moment): one send starts, the other is refused, and the count is one."""
+    a, b = _redis_store(request), _redis_store(request)
+    a.init_task("t")
+    a.sn_piece("t", 0, "m0")
+    a.init_client("t", "c1", "p1")
+    a.init_client("t", "c2", "p2")
+    with a.call("t", "c1", "p1"), b.call("t", "c2", "p2"):
+        assert a.sn_sending_since("t", 0) is None and b.sn_sending_since("t", 0) is None
+        first = a.start_supernode_send("c1", 0, cap=3, exclusive_for=10.0)
+        second = b.start_supernode_send("c2", 0, cap=3, exclusive_for=10.0)
+        assert a.sn_sending_since("t", 0) == 100.0                   # the call's own view follows its start
+    assert (first, second) == (True, False)
+    assert a.superload("t") == 1 and a.in_flight("t", 0) == 1
+    assert a.client("c1").running == {0: ""} and b.client("c2").running == {}

@@ -35,6 +35,7 @@ def test_section_env_and_durations():
     ({"redis_url": "redis://cache:6379", "heartbeat_interval": "5s", "member_ttl": "6s"}, "at least twice"),
     ({"redis_url": "redis://cache:6379", "lease_ttl": "1s"}, "lease_ttl"),
     ({"redis_url": "redis://cache:6379", "redis_timeout": "0s"}, "redis_timeout"),
+    ({"redis_url": "redis://cache:6379", "piece_source": "nearest"}, "piece_source must be one of holder, relay"),
     ({"redis_url": "redis://cache:6379", "heartbeat_interval": "soon"}, "cluster"),
     ({"redis_url": "redis://cache:6379", "shards": 3}, "unknown key 'shards'"),
 ])
