@@ -30,7 +30,7 @@ from bench import lab_services as svc
 from bench.hosts import HostSpec, Lab, LabError, cleanup_stale, missing_requirements
 from bench.report import RESULTS, machine, publish, write_section
 from tests.fixtures.oci_image import build_oci_image
-from tests.helpers import sha256_file
+from tests.helpers import round_trip_report, sha256_file
 
 MiB = 1 << 20
 PREFIX = "dfk"
@@ -162,7 +162,7 @@ class ClusterDistribution:
                 "relayed_bytes": metric(text, "dragonfly_supernode_cluster_cross_member_piece_bytes_total"),
                 "cross_peer_pieces": metric(text, "dragonfly_supernode_cluster_cross_member_peer_pieces_total"),
                 "lease_takeovers": metric(text, "dragonfly_supernode_cluster_lease_takeovers_total"),
-                "killed": False}
+                "round_trips_by_call": round_trip_report([text]), "killed": False}
 
     # ------------------------------------------------------------------ one run
     def run(self, n: int, case: str) -> dict:
@@ -251,6 +251,14 @@ class ClusterDistribution:
     def _cleanup(self, hosts, work) -> None:
         for h in [*hosts, "sn", *MEMBERS, "redis"]:
             self.lab.kill_all(h)
+        if self.args.keep_logs:                 # the dfgets' and supernodes' own log files of this run
+            dest = os.path.join(self.args.keep_logs, os.path.basename(work))
+            for root, _, files in os.walk(work):
+                for name in files:
+                    if name.endswith(".log"):
+                        rel = os.path.relpath(os.path.join(root, name), work)
+                        os.makedirs(os.path.dirname(os.path.join(dest, rel)), exist_ok=True)
+                        shutil.copy(os.path.join(root, name), os.path.join(dest, rel))
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -281,6 +289,9 @@ def _log(r: dict) -> None:
           f"ratio={r['last_s'] / r['t_min_s']:.2f} origin={r['origin_bytes'] / r['size_bytes']:.2f}x "
           f"exact={sum(r['byte_exact'].values())}/{r['hosts']} busy={r['machine_busy']:.0%} "
           f"load={r['load_at_start'][0]}{extra}", flush=True)
+    for m, rec in sorted((r.get("members") or {}).items()):
+        if rec.get("round_trips_by_call"):
+            print(f"    {m} Redis round trips per call:\n{rec['round_trips_by_call']}", flush=True)
 
 
 def run(args) -> int:

@@ -127,6 +127,7 @@ class PullLoop:
         self.stalled = 0                      # piece fetches dropped because the source went silent
         self._lock = threading.Lock()
         self._stopped = threading.Event()     # set when run() returns: late fetchers stop and stay silent
+        self._leaving = threading.Event()     # set while migrating: reports to the old node are dropped
         self.separate_reports = 0             # /peer/piece/suc calls made
         self._abort = _Either(cancelled, self._stopped)
 
@@ -291,14 +292,20 @@ class PullLoop:
         self.results.put(Outcome(task, R.RESULT_FAIL, generation, error=err))
 
     def _report_suc(self, task: PieceTask, node: str, task_id: str) -> None:
+        """``/peer/piece/suc`` to ``node``, tried 3 times. Once the loop migrates away from that node the report
+        is dropped at once (no retries against a dead member hold up the migration): the new node offers the
+        piece again and it is reported there (see ``_start``)."""
         self.separate_reports += 1
         for attempt in range(3):
+            if self._leaving.is_set() and node == self.reg.node:
+                log.info("piece/suc dropped range=%s: migrating away from node=%s", task.range, node)
+                return
             try:
                 self.client.report_piece(node, task_id, self.cid, task.cid, task.range)
                 return
             except SupernodeError as e:
                 log.info("piece/suc failed range=%s attempt=%d error=%s", task.range, attempt + 1, e)
-                time.sleep(self.rng.uniform(0.05, 0.55))
+                self._leaving.wait(self.rng.uniform(0.05, 0.55))
 
     # ---- migration and finish ----------------------------------------------------------
     def _join_running(self) -> None:
@@ -315,9 +322,13 @@ class PullLoop:
 
     def _migrate(self, code: int) -> None:
         log.warning("pull replied code=%s node=%s: migrating", code, self.reg.node)
-        self._join_running()
-        self.pending.clear()
-        reg = self._register_again()
+        self._leaving.set()
+        try:
+            self._join_running()
+            self.pending.clear()
+            reg = self._register_again()
+        finally:
+            self._leaving.clear()
         if reg.piece_size != self.reg.piece_size or reg.source_pieces != self.reg.source_pieces:
             self.data.truncate(0)
             self.done.clear()

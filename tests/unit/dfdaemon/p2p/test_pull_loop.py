@@ -230,3 +230,37 @@ def test_with_report_in_pull_a_piece_written_during_a_held_call_is_reported_at_o
     assert [q["pieceRange"] for q in sucs][:1] == [after_hold["range"]]
     assert sn.calls.index(("/peer/piece/suc", sucs[0], None)) < sn.calls.index(("/peer/task", after_hold, None))
     assert held_call["result"] == after_hold["result"] == "501"
+
+
+def test_a_migration_drops_the_reports_still_retried_against_the_old_node(tmp_path, cdn):
+    """Node A hands out three pieces, then fails: the /peer/piece/suc reports A refuses are not retried once
+    the loop migrates (three tries each against a dead member held the migration up for a second), and node B,
+    which offers the pieces again, gets them reported."""
+    srv, data, wrapped = cdn
+    three = [piece(n, wrapped, srv.port) for n in range(3)]
+    dead = ScriptedSupernode({"/peer/registry": [ok_register(length=len(data), piece_size=PS)],
+                              "/peer/task": [cont(*three), (500, {"code": 500, "message": "gone"})],
+                              "/peer/piece/suc": [(500, {"code": 500, "message": "gone"})],
+                              "/task/metrics": [(200, None)]})
+    good = scripted([cont(*three), finish(data)], len(data))
+    import random
+    try:
+        dl = Downloader(DownloaderOptions(work_home=str(tmp_path / "home"), nodes=[dead.node + "=1000",
+                                                                                    good.node + "=1"],
+                                          local_limit=0), rng=random.Random(5))
+        lines = []
+        res = dl.download("http://origin.invalid/f", str(tmp_path / "f"), pattern="cdn", console=lines.append)
+    finally:
+        dead.stop()
+        good.stop()
+    assert res.success, res.message
+    assert f"migrated to node:{good.node}" in lines
+    assert (tmp_path / "f").read_bytes() == data
+    to_dead = [q["pieceRange"] for p, q, _ in dead.calls if p == "/peer/piece/suc"]
+    assert len(to_dead) < 9                               # not every report tried three times
+    failed_pull = next(i for i, (p, q, _) in enumerate(dead.calls) if p == "/peer/task" and i > 1)
+    late = [c for c in dead.calls[failed_pull + 1:] if c[0] == "/peer/piece/suc"]
+    assert len(late) <= 3                                 # at most the tries already under way
+    reported = {q["pieceRange"] for p, q, _ in good.calls if p == "/peer/piece/suc"} | \
+        {q.get("range") for p, q, _ in good.calls if p == "/peer/task" and q.get("result") in ("501", "503")}
+    assert {pieces.range_string(n, PS) for n in range(3)} <= reported
