@@ -101,6 +101,18 @@ def test_bad_piece_reports_error_and_fail_then_refetches(tmp_path, cdn):
     assert fails and fails[0]["range"] == pieces.range_string(0, PS)
 
 
+def _first_then_second(tmp_path, first, second, seed):
+    """Download into ``tmp_path/f`` with ``first`` weighted far above ``second`` in the node list (dfget picks
+    its node at random by weight): ``first`` is asked first, ``second`` is where a migration goes."""
+    import random
+    dl = Downloader(DownloaderOptions(work_home=str(tmp_path / "home"), nodes=[first.node + "=1000",
+                                                                                second.node + "=1"],
+                                      local_limit=0), rng=random.Random(seed))
+    lines = []
+    res = dl.download("http://origin.invalid/f", str(tmp_path / "f"), pattern="cdn", console=lines.append)
+    return res, lines
+
+
 def test_migrates_when_a_node_fails(tmp_path, cdn):
     srv, data, wrapped = cdn
     broken = ScriptedSupernode({"/peer/registry": [ok_register(length=len(data), piece_size=PS)],
@@ -108,13 +120,8 @@ def test_migrates_when_a_node_fails(tmp_path, cdn):
                                 "/task/metrics": [(200, None)]})
     good = scripted([cont(*[piece(n, wrapped, srv.port) for n in range(3)]), cont(), cont(), finish(data)],
                     len(data))
-    import random
     try:
-        dl = Downloader(DownloaderOptions(work_home=str(tmp_path / "home"), nodes=[broken.node + "=1000",
-                                                                                    good.node + "=1"],
-                                          local_limit=0), rng=random.Random(3))
-        lines = []
-        res = dl.download("http://origin.invalid/f", str(tmp_path / "f"), pattern="cdn", console=lines.append)
+        res, lines = _first_then_second(tmp_path, broken, good, seed=3)
     finally:
         broken.stop()
         good.stop()
@@ -243,13 +250,8 @@ def test_a_migration_drops_the_reports_still_retried_against_the_old_node(tmp_pa
                               "/peer/piece/suc": [(500, {"code": 500, "message": "gone"})],
                               "/task/metrics": [(200, None)]})
     good = scripted([cont(*three), finish(data)], len(data))
-    import random
     try:
-        dl = Downloader(DownloaderOptions(work_home=str(tmp_path / "home"), nodes=[dead.node + "=1000",
-                                                                                    good.node + "=1"],
-                                          local_limit=0), rng=random.Random(5))
-        lines = []
-        res = dl.download("http://origin.invalid/f", str(tmp_path / "f"), pattern="cdn", console=lines.append)
+        res, lines = _first_then_second(tmp_path, dead, good, seed=5)
     finally:
         dead.stop()
         good.stop()
